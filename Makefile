@@ -1,0 +1,42 @@
+# Makefile - the front door: installs missing Debian packages, then drives CMake and ctest.
+#   make demo        the main job on the built-in default
+#   make check       build and run every test (what .ci/run calls)
+#   make check-sanitize   the same suite built with AddressSanitizer + UBSan
+#   make bench       conv2d forward+backward against PyTorch (needs python3-torch)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build demo check check-sanitize bench fixtures clean
+
+all: build
+
+deps:
+	@sh tools/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	@./$(BUILD)/gmmdiff demo
+
+check: build
+	@cd $(BUILD) && ctest --output-on-failure
+
+check-sanitize: deps
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGD_SANITIZE=ON >/dev/null
+	@cmake --build build-sanitize -j$(JOBS)
+	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure
+
+bench: build
+	@sh bench/conv_bench.sh $(BUILD)
+
+# regenerate the PyTorch fixtures in tests/fixtures (needs python3-torch; see tools/ref/README.md)
+fixtures:
+	@sh tools/install-deps.sh python3-torch python3-numpy
+	/usr/bin/python3 tools/ref/make_fixtures.py tests/fixtures
+
+clean:
+	rm -rf $(BUILD) build-sanitize

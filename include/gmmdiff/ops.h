@@ -1,0 +1,138 @@
+/* ops.h - the op kernels: each a _forward/_backward pair on float32 buffers (NCHW, row-major).
+ *
+ * Conventions (llm.c):
+ *  - shapes are given beside each argument;
+ *  - backward functions ADD into gradient buffers (+=); zeroing is the caller's explicit step;
+ *  - a gradient pointer may be NULL when that gradient is not wanted;
+ *  - kernels never allocate: temporary space comes from a caller-supplied scratch buffer whose
+ *    size is given by the matching _scratch_floats function;
+ *  - loops are threaded with OpenMP over independent outputs and every reduction runs in a
+ *    fixed order, so results do not depend on the thread count (BLAS aside, within float
+ *    tolerance).
+ */
+#ifndef GMMDIFF_OPS_H
+#define GMMDIFF_OPS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- linear: out = inp @ w^T + b ------------------------------------------------------------ */
+void gd_linear_forward(float *out,          /* [B, OC] */
+                       const float *inp,    /* [B, IC] */
+                       const float *w,      /* [OC, IC] */
+                       const float *b,      /* [OC] or NULL */
+                       int B, int IC, int OC);
+void gd_linear_backward(float *dinp,        /* [B, IC] or NULL */
+                        float *dw,          /* [OC, IC] or NULL */
+                        float *db,          /* [OC] or NULL */
+                        const float *dout,  /* [B, OC] */
+                        const float *inp,   /* [B, IC] */
+                        const float *w,     /* [OC, IC] */
+                        int B, int IC, int OC);
+
+/* ---- conv2d: square kernel k, stride, zero padding (PyTorch Conv2d semantics) ---------------- */
+typedef struct gd_conv2d_dims {
+    int n, ic, h, w;      /* input [n, ic, h, w] */
+    int oc, k, stride, pad;
+} gd_conv2d_dims;
+int gd_conv2d_out_size(int in, int k, int stride, int pad);
+size_t gd_conv2d_scratch_floats(const gd_conv2d_dims *d);
+void gd_conv2d_forward(float *out,          /* [n, oc, oh, ow] */
+                       const float *inp,    /* [n, ic, h, w] */
+                       const float *w,      /* [oc, ic, k, k] */
+                       const float *b,      /* [oc] or NULL */
+                       const gd_conv2d_dims *d, float *scratch);
+void gd_conv2d_backward(float *dinp,        /* [n, ic, h, w] or NULL */
+                        float *dw,          /* [oc, ic, k, k] or NULL */
+                        float *db,          /* [oc] or NULL */
+                        const float *dout,  /* [n, oc, oh, ow] */
+                        const float *inp,   /* [n, ic, h, w] */
+                        const float *w,     /* [oc, ic, k, k] */
+                        const gd_conv2d_dims *d, float *scratch);
+
+/* ---- group norm over [N, C, HW] with G groups, per-channel affine ---------------------------- */
+void gd_group_norm_forward(float *out,       /* [N, C, HW] */
+                           float *mean,      /* [N, G] saved for backward */
+                           float *rstd,      /* [N, G] saved for backward */
+                           const float *inp, /* [N, C, HW] */
+                           const float *gamma, const float *beta, /* [C] each */
+                           int N, int C, int HW, int G, float eps);
+void gd_group_norm_backward(float *dinp,     /* [N, C, HW] or NULL */
+                            float *dgamma, float *dbeta, /* [C] each, or NULL */
+                            const float *dout, const float *inp, /* [N, C, HW] */
+                            const float *mean, const float *rstd, /* [N, G] */
+                            const float *gamma, int N, int C, int HW, int G);
+
+/* ---- elementwise ---------------------------------------------------------------------------- */
+void gd_silu_forward(float *out, const float *inp, size_t n);
+void gd_silu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void gd_add_forward(float *out, const float *a, const float *b, size_t n);
+void gd_add_backward(float *da, float *db, const float *dout, size_t n);
+/* out[n, c, p] = x[n, c, p] + e[n, c]  (a per-channel vector such as a time embedding) */
+void gd_add_channel_forward(float *out, const float *x, const float *e, int N, int C, int HW);
+void gd_add_channel_backward(float *dx, float *de, const float *dout, int N, int C, int HW);
+
+/* ---- layout --------------------------------------------------------------------------------- */
+void gd_upsample2x_forward(float *out,       /* [NC, 2H, 2W] */
+                           const float *inp, /* [NC, H, W] */
+                           int NC, int H, int W);
+void gd_upsample2x_backward(float *dinp, const float *dout, int NC, int H, int W);
+void gd_concat_forward(float *out,           /* [N, C1 + C2, HW] */
+                       const float *a,       /* [N, C1, HW] */
+                       const float *b,       /* [N, C2, HW] */
+                       int N, int C1, int C2, int HW);
+void gd_concat_backward(float *da, float *db, const float *dout, int N, int C1, int C2, int HW);
+
+/* ---- self-attention over spatial positions (diffusers' Attention in UNet2DModel) -------------
+ * out = x + to_out(softmax(q k^T / sqrt(d)) v), with q, k, v = to_q/to_k/to_v(group_norm(x))
+ * over the HW positions as tokens of width C, heads = C / d. */
+typedef struct gd_attention_dims {
+    int n, c, hw, groups, heads;
+    float eps;
+} gd_attention_dims;
+typedef struct gd_attention_params {
+    const float *gn_w, *gn_b;                 /* [C] */
+    const float *wq, *bq, *wk, *bk, *wv, *bv; /* [C, C], [C] */
+    const float *wo, *bo;                     /* [C, C], [C] */
+} gd_attention_params;
+typedef struct gd_attention_grads {
+    float *gn_w, *gn_b, *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo; /* as the params, or NULL */
+} gd_attention_grads;
+size_t gd_attention_saved_floats(const gd_attention_dims *d);
+size_t gd_attention_scratch_floats(const gd_attention_dims *d);
+void gd_attention_forward(float *out,        /* [N, C, HW] */
+                          float *saved,      /* gd_attention_saved_floats, kept for backward */
+                          const float *x,    /* [N, C, HW] */
+                          const gd_attention_params *p, const gd_attention_dims *d,
+                          float *scratch);
+void gd_attention_backward(float *dx,        /* [N, C, HW] or NULL */
+                           const gd_attention_grads *g,
+                           const float *dout, const float *x, const float *saved,
+                           const gd_attention_params *p, const gd_attention_dims *d,
+                           float *scratch);
+
+/* ---- sinusoidal timestep embedding (diffusers' get_timestep_embedding) ------------------------
+ * freq_i = exp(-ln(max_period) * i / (half - freq_shift)), arg = t * freq_i, out = [sin, cos]
+ * ([cos, sin] when flip_sin_to_cos); an odd dim is padded with a zero column. */
+void gd_timestep_embedding_forward(float *out,     /* [N, dim] */
+                                   const float *t, /* [N] */
+                                   int N, int dim, int flip_sin_to_cos, float freq_shift,
+                                   float max_period);
+void gd_timestep_embedding_backward(float *dt, const float *dout, const float *t, int N, int dim,
+                                    int flip_sin_to_cos, float freq_shift, float max_period);
+
+/* ---- losses (mean reduction); dloss is the incoming gradient of the scalar ------------------- */
+float gd_mse_forward(const float *a, const float *b, size_t n);
+void gd_mse_backward(float *da, float *db, const float *a, const float *b, size_t n, float dloss);
+/* BCE with logits: mean(max(x,0) - x*y + log(1 + exp(-|x|))) */
+float gd_bce_logits_forward(const float *x, const float *y, size_t n);
+void gd_bce_logits_backward(float *dx, float *dy, const float *x, const float *y, size_t n,
+                            float dloss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,89 @@
+/* norm.c - group normalisation (PyTorch nn.GroupNorm: biased variance, eps inside the sqrt).
+ * Statistics are accumulated in double, one (image, group) per task. */
+#include "gmmdiff/ops.h"
+#include "gmmdiff/core.h"
+
+#include <math.h>
+
+void gd_group_norm_forward(float *out, float *mean, float *rstd, const float *inp,
+                           const float *gamma, const float *beta, int N, int C, int HW, int G,
+                           float eps) {
+    GD_ASSERT(out && mean && rstd && inp && gamma && beta);
+    GD_ASSERT_MSG(N > 0 && HW > 0 && G > 0 && C % G == 0, "group norm: C must divide into G");
+    const int cpg = C / G;
+    const size_t gsize = (size_t)cpg * HW;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int g = 0; g < G; g++) {
+            const float *x = inp + ((size_t)n * C + (size_t)g * cpg) * HW;
+            double s = 0.0;
+            for (size_t i = 0; i < gsize; i++) s += x[i];
+            double m = s / (double)gsize, v = 0.0;
+            for (size_t i = 0; i < gsize; i++) {
+                double dx = x[i] - m;
+                v += dx * dx;
+            }
+            v /= (double)gsize;
+            float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
+            mean[n * G + g] = mf;
+            rstd[n * G + g] = rs;
+            float *y = out + ((size_t)n * C + (size_t)g * cpg) * HW;
+            for (int c = 0; c < cpg; c++) {
+                float a = gamma[g * cpg + c] * rs, b = beta[g * cpg + c] - mf * a;
+                for (int p = 0; p < HW; p++) y[c * HW + p] = x[c * HW + p] * a + b;
+            }
+        }
+}
+
+void gd_group_norm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                            const float *inp, const float *mean, const float *rstd,
+                            const float *gamma, int N, int C, int HW, int G) {
+    GD_ASSERT(dout && inp && mean && rstd && gamma);
+    GD_ASSERT(N > 0 && HW > 0 && G > 0 && C % G == 0);
+    const int cpg = C / G;
+    if (dgamma || dbeta) {
+        #pragma omp parallel for schedule(static)
+        for (int c = 0; c < C; c++) {
+            double sg = 0.0, sb = 0.0;
+            int g = c / cpg;
+            for (int n = 0; n < N; n++) {
+                const float *x = inp + ((size_t)n * C + c) * HW;
+                const float *dy = dout + ((size_t)n * C + c) * HW;
+                float m = mean[n * G + g], rs = rstd[n * G + g];
+                for (int p = 0; p < HW; p++) {
+                    sg += (double)dy[p] * ((x[p] - m) * rs);
+                    sb += dy[p];
+                }
+            }
+            if (dgamma) dgamma[c] += (float)sg;
+            if (dbeta) dbeta[c] += (float)sb;
+        }
+    }
+    if (!dinp) return;
+    const double gsize = (double)cpg * HW;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int g = 0; g < G; g++) {
+            float m = mean[n * G + g], rs = rstd[n * G + g];
+            size_t off = ((size_t)n * C + (size_t)g * cpg) * HW;
+            const float *x = inp + off, *dy = dout + off;
+            double s1 = 0.0, s2 = 0.0; /* sum(dyhat), sum(dyhat * xhat) */
+            for (int c = 0; c < cpg; c++) {
+                float ga = gamma[g * cpg + c];
+                for (int p = 0; p < HW; p++) {
+                    double dyh = (double)dy[c * HW + p] * ga;
+                    s1 += dyh;
+                    s2 += dyh * ((x[c * HW + p] - m) * rs);
+                }
+            }
+            float a1 = (float)(s1 / gsize), a2 = (float)(s2 / gsize);
+            float *dx = dinp + off;
+            for (int c = 0; c < cpg; c++) {
+                float ga = gamma[g * cpg + c];
+                for (int p = 0; p < HW; p++) {
+                    float xh = (x[c * HW + p] - m) * rs;
+                    dx[c * HW + p] += rs * (dy[c * HW + p] * ga - a1 - xh * a2);
+                }
+            }
+        }
+}
