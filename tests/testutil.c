@@ -47,3 +47,38 @@ const char *gd_fixture_path(const char *dir, const char *name) {
     snprintf(buf, sizeof buf, "%s/%s", dir ? dir : "tests/fixtures", name);
     return buf;
 }
+
+/* ---- fixtures ---- */
+#include "fixture.h"
+
+#include <stdlib.h>
+
+void fx_open(gd_safetensors *st, const char *dir, const char *name) {
+    gd_error err = {0};
+    if (gd_st_open(st, gd_fixture_path(dir, name), &err) != GD_OK) {
+        printf("FAIL cannot load fixture: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+float *fx_get(const gd_safetensors *st, const char *name, size_t *n) {
+    const gd_st_tensor *t = gd_st_find(st, name);
+    if (!t) {
+        printf("FAIL fixture %s has no tensor '%s'\n", st->path, name);
+        exit(1);
+    }
+    float *p = malloc(sizeof(float) * (t->numel ? t->numel : 1));
+    gd_error err = {0};
+    if (!p || gd_st_read_f32(st, name, p, 0, NULL, &err) != GD_OK) {
+        printf("FAIL reading fixture tensor: %s\n", err.msg);
+        exit(1);
+    }
+    if (n) *n = t->numel;
+    return p;
+}
+
+float *fx_zeros(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) exit(1);
+    return p;
+}
