@@ -73,6 +73,13 @@ float *gd_graph_params(const gd_graph *g, size_t *n);      /* all parameters, co
 float *gd_graph_param_grads(const gd_graph *g, size_t *n); /* their gradients, same order */
 size_t gd_graph_bytes(const gd_graph *g); /* memory planned (parameters, activations, scratch) */
 
+/* parameters <-> safetensors, by name (tensor prefix + parameter name); every parameter must be
+ * present with its exact shape, else GD_ERR_SHAPE naming the file and the tensor */
+struct gd_safetensors;
+gd_status gd_graph_load_params(gd_graph *g, const struct gd_safetensors *st, const char *prefix,
+                               gd_error *err);
+gd_status gd_graph_save_params(const gd_graph *g, const char *path, gd_error *err);
+
 #ifdef __cplusplus
 }
 #endif
