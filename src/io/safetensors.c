@@ -1,5 +1,4 @@
 /* safetensors.c - validated safetensors reader, atomic writer (see safetensors.h). */
-#define _POSIX_C_SOURCE 200809L
 #include "gmmdiff/safetensors.h"
 
 #include <errno.h>
