@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "gmmdiff/core.h"
 #include "gmmdiff/ops.h"
+#include "core/blas.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +64,8 @@ int gd_cmd_bench(int argc, char **argv) {
     double total = 0.0;
     char line[256];
     int lineno = 0;
-    printf("# gmmdiff conv2d fwd+bwd, batch %d, threads %d, median of %d\n", batch,
-           gd_get_num_threads(), reps);
+    printf("# gmmdiff conv2d fwd+bwd, batch %d, threads %d, median of %d, OpenBLAS %s\n", batch,
+           gd_get_num_threads(), reps, gd_blas_corename());
     while (fgets(line, sizeof line, f)) {
         lineno++;
         if (line[0] == '#' || line[0] == '\n') continue;

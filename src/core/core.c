@@ -7,7 +7,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include <cblas.h>
+#include "blas.h"
 
 gd_status gd_error_set(gd_error *err, gd_status status, const char *fmt, ...) {
     if (err) {
@@ -64,7 +64,7 @@ void gd_set_num_threads(int n) {
     omp_set_num_threads(n);
 #endif
     if (n <= 0) n = 1;
-    openblas_set_num_threads(n);
+    gd_blas_set_num_threads(n);
 }
 
 int gd_get_num_threads(void) {

@@ -7,8 +7,8 @@
  * own rows of col, so every sum has a fixed order whatever the thread count. */
 #include "gmmdiff/ops.h"
 #include "gmmdiff/core.h"
+#include "core/blas.h"
 
-#include <cblas.h>
 #include <string.h>
 
 /* floats of col per chunk; the chunk shrinks to fit, never below one image */
@@ -109,8 +109,7 @@ void gd_conv2d_forward(float *out, const float *inp, const float *w, const float
         int nc = d->n - n0 < chunk ? d->n - n0 : chunk;
         int L = (int)(nc * ohw);
         im2col(col, inp, d, n0, nc, oh, ow);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1.0f, w, K, col, L, 0.0f,
-                    tmp, L);
+        gd_sgemm(0, 0, OC, L, K, 1.0f, w, K, col, L, 0.0f, tmp, L);
         #pragma omp parallel for collapse(2) schedule(static)
         for (int img = 0; img < nc; img++)
             for (int o = 0; o < OC; o++) {
@@ -153,12 +152,10 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
                        sizeof(float) * ohw);
         if (dw) {
             im2col(col, inp, d, n0, nc, oh, ow);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1.0f, tmp, L, col, L,
-                        1.0f, dw, K);
+            gd_sgemm(0, 1, OC, K, L, 1.0f, tmp, L, col, L, 1.0f, dw, K);
         }
         if (dinp) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, OC, 1.0f, w, K, tmp, L,
-                        0.0f, col, L);
+            gd_sgemm(1, 0, K, L, OC, 1.0f, w, K, tmp, L, 0.0f, col, L);
             col2im(dinp, col, d, n0, nc, oh, ow);
         }
     }
