@@ -41,6 +41,17 @@ size_t gd_conv2d_scratch_floats(const gd_conv2d_dims *d) {
     return (size_t)d->ic * d->k * d->k * L + (size_t)d->oc * L;
 }
 
+/* the output columns ox whose input column ox*s - p + kj lies inside [0, W): [*lo, *hi) */
+static inline void valid_range(int ow, int s, int p, int kj, int W, int *lo, int *hi) {
+    int a = p - kj, l = a > 0 ? (a + s - 1) / s : 0; /* first ox with ox*s >= p - kj */
+    int h = (W - 1 + p - kj) / s + 1;                 /* one past the last ox with x <= W-1 */
+    if (W - 1 + p - kj < 0) h = 0;
+    if (h > ow) h = ow;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
 /* col[(c*k + ki)*k + kj][img*ohw + oy*ow + ox] = inp[n0+img][c][oy*s-p+ki][ox*s-p+kj] */
 static void im2col(float *col, const float *inp, const gd_conv2d_dims *d, int n0, int nc, int oh,
                    int ow) {
@@ -53,6 +64,8 @@ static void im2col(float *col, const float *inp, const gd_conv2d_dims *d, int n0
             for (int ki = 0; ki < k; ki++)
                 for (int kj = 0; kj < k; kj++) {
                     float *dst = col + ((size_t)(c * k + ki) * k + kj) * L + img * ohw;
+                    int lo, hi;
+                    valid_range(ow, s, p, kj, W, &lo, &hi);
                     for (int oy = 0; oy < oh; oy++) {
                         int y = oy * s - p + ki;
                         float *row = dst + (size_t)oy * ow;
@@ -61,10 +74,14 @@ static void im2col(float *col, const float *inp, const gd_conv2d_dims *d, int n0
                             continue;
                         }
                         const float *srow = src + (size_t)y * W;
-                        for (int ox = 0; ox < ow; ox++) {
-                            int x = ox * s - p + kj;
-                            row[ox] = (x >= 0 && x < W) ? srow[x] : 0.0f;
+                        const int off = kj - p; /* input column of ox is ox*s + off */
+                        for (int ox = 0; ox < lo; ox++) row[ox] = 0.0f;
+                        if (s == 1 && hi > lo) {
+                            memcpy(row + lo, srow + lo + off, sizeof(float) * (size_t)(hi - lo));
+                        } else {
+                            for (int ox = lo; ox < hi; ox++) row[ox] = srow[ox * s + off];
                         }
+                        for (int ox = hi; ox < ow; ox++) row[ox] = 0.0f;
                     }
                 }
         }
@@ -82,14 +99,18 @@ static void col2im(float *dinp, const float *col, const gd_conv2d_dims *d, int n
             for (int ki = 0; ki < k; ki++)
                 for (int kj = 0; kj < k; kj++) {
                     const float *src = col + ((size_t)(c * k + ki) * k + kj) * L + img * ohw;
+                    int lo, hi;
+                    valid_range(ow, s, p, kj, W, &lo, &hi);
                     for (int oy = 0; oy < oh; oy++) {
                         int y = oy * s - p + ki;
                         if (y < 0 || y >= H) continue;
                         const float *row = src + (size_t)oy * ow;
                         float *drow = dst + (size_t)y * W;
-                        for (int ox = 0; ox < ow; ox++) {
-                            int x = ox * s - p + kj;
-                            if (x >= 0 && x < W) drow[x] += row[ox];
+                        const int off = kj - p;
+                        if (s == 1) {
+                            for (int ox = lo; ox < hi; ox++) drow[ox + off] += row[ox];
+                        } else {
+                            for (int ox = lo; ox < hi; ox++) drow[ox * s + off] += row[ox];
                         }
                     }
                 }
