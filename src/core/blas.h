@@ -9,10 +9,14 @@
 #ifndef GMMDIFF_BLAS_H
 #define GMMDIFF_BLAS_H
 
+#include "gmmdiff/core.h"
+
 /* C[M,N] = alpha * op(A) op(B) + beta * C, row-major; ta/tb non-zero to transpose */
 void gd_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 void gd_blas_set_num_threads(int n);
+/* loads OpenBLAS now; a failure is a status with a message (gd_sgemm asserts on it instead) */
+gd_status gd_blas_init(gd_error *err);
 /* the OpenBLAS kernel in use (e.g. "SkylakeX"), loading OpenBLAS if needed */
 const char *gd_blas_corename(void);
 

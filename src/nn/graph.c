@@ -1,5 +1,6 @@
 /* graph.c - the tensor table, memory planning and the forward/backward drivers. */
 #include "graph_internal.h"
+#include "core/blas.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ gd_t gd_param(gd_graph *g, const char *name, int ndim, const int *shape) {
 
 gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
     GD_ASSERT(g && !g->planned);
+    gd_status bs = gd_blas_init(err);
+    if (bs) return bs;
     size_t np = 0, na = 0, ns = 0;
     int nparam = 0;
     for (int i = 0; i < g->n; i++) {
