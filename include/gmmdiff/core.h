@@ -51,6 +51,11 @@ void *gd_malloc(size_t bytes);
 void *gd_calloc(size_t bytes);
 void gd_free(void *p);
 
+/* Writes the concatenation of parts to path atomically: path.tmp.<pid>, fsync, rename. On any
+ * failure the temporary file is removed and an existing file at path is left as it was. */
+gd_status gd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
+                               int nparts, gd_error *err);
+
 /* Threads used by the OpenMP loops and by BLAS. n <= 0 means "all cores". */
 void gd_set_num_threads(int n);
 int gd_get_num_threads(void);

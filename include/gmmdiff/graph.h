@@ -45,6 +45,7 @@ gd_t gd_op_add(gd_graph *g, gd_t a, gd_t b);               /* same shapes */
 gd_t gd_op_add_channel(gd_graph *g, gd_t x /*[N,C,H,W]*/, gd_t e /*[N,C]*/);
 gd_t gd_op_upsample2x(gd_graph *g, gd_t x /*[N,C,H,W]*/);
 gd_t gd_op_concat(gd_graph *g, gd_t a /*[N,C1,H,W]*/, gd_t b /*[N,C2,H,W]*/);
+gd_t gd_op_embedding(gd_graph *g, gd_t idx /*[N], integers as float*/, gd_t table /*[K,D]*/);
 /* p: gn.weight, gn.bias, to_q.w, to_q.b, to_k.w, to_k.b, to_v.w, to_v.b, to_out.w, to_out.b */
 gd_t gd_op_attention(gd_graph *g, gd_t x /*[N,C,H,W]*/, const gd_t p[10], int groups, int heads,
                      float eps);
@@ -58,6 +59,9 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err);
 void gd_graph_forward(gd_graph *g);
 void gd_graph_zero_grad(gd_graph *g);
 void gd_graph_backward(gd_graph *g, gd_t loss);
+/* backward from any tensor t with a given output gradient dt (numel of t): for gradients of
+ * non-scalar outputs, e.g. a classifier head's backward signal or a vector-Jacobian check */
+void gd_graph_backward_seed(gd_graph *g, gd_t t, const float *dt);
 
 /* access (after planning) */
 float *gd_data(const gd_graph *g, gd_t t);

@@ -54,10 +54,6 @@ typedef struct gd_st_entry {
 /* Writes float32 tensors (names must be unique) atomically to path. */
 gd_status gd_st_write(const char *path, const gd_st_entry *entries, int n, gd_error *err);
 
-/* Atomic whole-file write: path.tmp.<pid>, fsync, rename; the old file survives any failure. */
-gd_status gd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
-                               int nparts, gd_error *err);
-
 #ifdef __cplusplus
 }
 #endif

@@ -250,44 +250,6 @@ gd_status gd_st_read_f32(const gd_safetensors *st, const char *name, float *dst,
     return GD_OK;
 }
 
-gd_status gd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
-                               int nparts, gd_error *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return gd_error_set(err, GD_ERR_ARG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return gd_error_set(err, GD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    for (int i = 0; i < nparts; i++) {
-        const unsigned char *p = parts[i];
-        size_t left = sizes[i];
-        while (left) {
-            ssize_t w = write(fd, p, left);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) {
-                int e = errno;
-                close(fd);
-                unlink(tmp);
-                return gd_error_set(err, GD_ERR_IO, "%s: write failed: %s", path,
-                                    w < 0 ? strerror(e) : "no progress");
-            }
-            p += w;
-            left -= (size_t)w;
-        }
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return gd_error_set(err, GD_ERR_IO, "%s: fsync failed: %s", path, strerror(e));
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return gd_error_set(err, GD_ERR_IO, "%s: cannot replace: %s", path, strerror(e));
-    }
-    return GD_OK;
-}
-
 gd_status gd_st_write(const char *path, const gd_st_entry *entries, int n, gd_error *err) {
     json_t *root = json_object();
     if (!root) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);

@@ -134,10 +134,11 @@ void gd_graph_zero_grad(gd_graph *g) {
     memset(g->param_grads, 0, sizeof(float) * g->n_params);
 }
 
-void gd_graph_backward(gd_graph *g, gd_t loss) {
-    GD_ASSERT(g && g->planned);
-    gd_tensor *l = gd_graph_tensor(g, loss);
-    GD_ASSERT_MSG(l->numel == 1 && l->requires_grad, "backward needs a scalar that has a gradient");
+void gd_graph_backward_seed(gd_graph *g, gd_t id, const float *dt) {
+    GD_ASSERT(g && g->planned && dt);
+    gd_tensor *l = gd_graph_tensor(g, id);
+    GD_ASSERT_MSG(l->kind == GD_KIND_OP && l->requires_grad,
+                  "backward needs an op output that has a gradient");
     for (int i = 0; i < g->n; i++) {
         gd_tensor *t = &g->t[i];
         if (t->kind != GD_KIND_PARAM && t->requires_grad) {
@@ -147,11 +148,17 @@ void gd_graph_backward(gd_graph *g, gd_t loss) {
             break;
         }
     }
-    l->grad[0] = 1.0f;
-    for (int i = loss; i >= 0; i--) {
+    memcpy(l->grad, dt, sizeof(float) * l->numel);
+    for (int i = id; i >= 0; i--) {
         gd_tensor *t = &g->t[i];
         if (t->kind == GD_KIND_OP && t->requires_grad) gd_op_defs[t->op].backward(g, t);
     }
+}
+
+void gd_graph_backward(gd_graph *g, gd_t loss) {
+    GD_ASSERT_MSG(gd_numel(g, loss) == 1, "backward needs a scalar loss");
+    const float one = 1.0f;
+    gd_graph_backward_seed(g, loss, &one);
 }
 
 float *gd_data(const gd_graph *g, gd_t t) {

@@ -17,6 +17,7 @@ typedef enum gd_opcode {
     GD_OP_ADD_CHANNEL,
     GD_OP_UPSAMPLE2X,
     GD_OP_CONCAT,
+    GD_OP_EMBEDDING,
     GD_OP_ATTENTION,
     GD_OP_TIMESTEP_EMBEDDING,
     GD_OP_MSE,

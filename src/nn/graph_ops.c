@@ -203,6 +203,24 @@ static void concat_bwd(gd_graph *g, gd_tensor *t) {
                        spatial(a));
 }
 
+/* ---- embedding ---- */
+gd_t gd_op_embedding(gd_graph *g, gd_t idx, gd_t table) {
+    GD_ASSERT_MSG(T(idx)->ndim == 1 && T(table)->ndim == 2, "embedding: idx [N], table [K, D]");
+    int shape[2] = {T(idx)->shape[0], T(table)->shape[1]};
+    return make_op(g, GD_OP_EMBEDDING, 2, shape, 2, (gd_t[]){idx, table});
+}
+static void embedding_fwd(gd_graph *g, gd_tensor *t) {
+    gd_tensor *tab = IN(t, 1);
+    gd_embedding_forward(t->data, IN(t, 0)->data, tab->data, t->shape[0], tab->shape[0],
+                         tab->shape[1]);
+}
+static void embedding_bwd(gd_graph *g, gd_tensor *t) {
+    gd_tensor *tab = IN(t, 1);
+    if (DIN(t, 1))
+        gd_embedding_backward(DIN(t, 1), t->grad, IN(t, 0)->data, t->shape[0], tab->shape[0],
+                              tab->shape[1]);
+}
+
 /* ---- attention ---- */
 static gd_attention_dims attn_dims(gd_graph *g, const gd_tensor *t) {
     gd_tensor *x = IN(t, 0);
@@ -305,6 +323,7 @@ const gd_op_def gd_op_defs[GD_OP_COUNT] = {
     [GD_OP_ADD_CHANNEL] = {"add_channel", add_channel_fwd, add_channel_bwd},
     [GD_OP_UPSAMPLE2X] = {"upsample2x", upsample_fwd, upsample_bwd},
     [GD_OP_CONCAT] = {"concat", concat_fwd, concat_bwd},
+    [GD_OP_EMBEDDING] = {"embedding", embedding_fwd, embedding_bwd},
     [GD_OP_ATTENTION] = {"attention", attention_fwd, attention_bwd},
     [GD_OP_TIMESTEP_EMBEDDING] = {"timestep_embedding", temb_fwd, temb_bwd},
     [GD_OP_MSE] = {"mse", mse_fwd, mse_bwd},

@@ -1,4 +1,5 @@
-/* elementwise.c - SiLU, add, per-channel add, nearest 2x upsample and channel concat. */
+/* elementwise.c - SiLU, add, per-channel add, embedding lookup, nearest 2x upsample and channel
+ * concat. */
 #include "gmmdiff/ops.h"
 #include "gmmdiff/core.h"
 
@@ -111,4 +112,27 @@ void gd_concat_backward(float *da, float *db, const float *dout, int N, int C1, 
         if (db)
             for (size_t i = 0; i < nb; i++) db[n * nb + i] += src[na + i];
     }
+}
+
+static int embedding_row(float v, int K) {
+    int k = (int)v;
+    GD_ASSERT_MSG((float)k == v && k >= 0 && k < K, "embedding: index not an integer in [0, K)");
+    return k;
+}
+
+void gd_embedding_forward(float *out, const float *idx, const float *table, int N, int K, int D) {
+    GD_ASSERT(out && idx && table && N > 0 && K > 0 && D > 0);
+    for (int n = 0; n < N; n++)
+        memcpy(out + (size_t)n * D, table + (size_t)embedding_row(idx[n], K) * D,
+               sizeof(float) * D);
+}
+
+void gd_embedding_backward(float *dtable, const float *dout, const float *idx, int N, int K,
+                           int D) {
+    GD_ASSERT(dtable && dout && idx && N > 0 && K > 0 && D > 0);
+    /* rows in batch order, columns in parallel: a fixed summation order per entry */
+    #pragma omp parallel for schedule(static)
+    for (int j = 0; j < D; j++)
+        for (int n = 0; n < N; n++)
+            dtable[(size_t)embedding_row(idx[n], K) * D + j] += dout[(size_t)n * D + j];
 }
