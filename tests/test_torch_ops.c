@@ -109,6 +109,14 @@ int main(int argc, char **argv) {
         check(&c);
     }
     {
+        fcase c = load("embedding", 1);
+        float *idx = fx_get(&st, "embedding.idx", NULL);
+        gd_embedding_forward(c.out, idx, c.in[0], 5, 4, 3);
+        gd_embedding_backward(c.grad[0], c.dout, idx, 5, 4, 3);
+        free(idx);
+        check(&c);
+    }
+    {
         fcase c = load("concat", 2);
         gd_concat_forward(c.out, c.in[0], c.in[1], 2, 2, 3, 12);
         gd_concat_backward(c.grad[0], c.grad[1], c.dout, 2, 2, 3, 12);

@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  bench conv   time conv2d forward+backward at the shapes of a 28x28 UNet\n"
             "  demo         the built-in demo (training arrives with the training issue)\n"
+            "  init         a new, randomly initialised UNet2DModel directory from a config\n"
             "  version      print the version\n"
             "  help         this text; `gmmdiff <command> --help` for a command's flags\n"
             "\n"
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "demo")) return cmd_demo();
     if (!strcmp(cmd, "bench")) return gd_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "init")) return gd_cmd_init(argc - 1, argv + 1);
     const char *later[] = {"train", "sample", "forward", "eval", "gmm", "classifier", "report"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (!strcmp(cmd, later[i])) {

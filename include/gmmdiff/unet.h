@@ -62,6 +62,11 @@ typedef struct gd_unet_io {
  * 2^(n_blocks-1)); the caller may add a loss, then plans. */
 gd_unet_io gd_unet_declare(gd_graph *g, const gd_unet_config *c, int N, int H, int W);
 
+/* PyTorch's default initialisation, drawn from rng in parameter order: weights of convs and
+ * linears U(+-1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)), their biases likewise from the
+ * weight's fan_in, group norms weight 1 and bias 0, class embedding table N(0, 1). */
+void gd_unet_init(gd_graph *g, gd_rng *rng);
+
 /* A model directory: config.json + diffusion_pytorch_model.safetensors. */
 gd_status gd_unet_load_weights(gd_graph *g, const char *dir, gd_error *err);
 gd_status gd_unet_save(const gd_graph *g, const gd_unet_config *c, const char *dir,

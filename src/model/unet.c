@@ -11,6 +11,7 @@
 #include "gmmdiff/unet.h"
 #include "gmmdiff/safetensors.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,6 +183,35 @@ gd_unet_io gd_unet_declare(gd_graph *g, const gd_unet_config *c, int N, int H, i
     h = gd_op_silu(g, norm(&b, h, "conv_norm_out", ch, c->norm_num_groups));
     io.out = conv(&b, h, "conv_out", ch, c->out_channels, 3, 1, 1);
     return io;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+void gd_unet_init(gd_graph *g, gd_rng *rng) {
+    for (int i = 0; i < gd_graph_num_params(g); i++) {
+        gd_t t = gd_graph_param(g, i);
+        const char *name = gd_name(g, t);
+        float *d = gd_data(g, t);
+        size_t n = gd_numel(g, t);
+        if (!strcmp(name, "class_embedding.weight")) {
+            gd_rng_fill_normal(rng, d, n, 0.0f, 1.0f);
+        } else if (gd_ndim(g, t) >= 2) {
+            float bound = 1.0f / sqrtf((float)(n / (size_t)gd_shape(g, t)[0]));
+            gd_rng_fill_uniform(rng, d, n, -bound, bound);
+        } else if (strstr(name, "norm")) { /* norm1, norm2, group_norm, conv_norm_out */
+            for (size_t j = 0; j < n; j++) d[j] = ends_with(name, ".weight") ? 1.0f : 0.0f;
+        } else { /* a bias: bound from its weight's fan-in */
+            char wname[GD_NAME_MAX];
+            snprintf(wname, sizeof wname, "%.*s.weight", (int)(strlen(name) - 5), name);
+            gd_t w = gd_graph_find(g, wname);
+            GD_ASSERT_MSG(w >= 0 && ends_with(name, ".bias"), "unet init: unknown parameter");
+            float bound = 1.0f / sqrtf((float)(gd_numel(g, w) / (size_t)gd_shape(g, w)[0]));
+            gd_rng_fill_uniform(rng, d, n, -bound, bound);
+        }
+    }
 }
 
 gd_status gd_unet_load_weights(gd_graph *g, const char *dir, gd_error *err) {

@@ -124,6 +124,9 @@ def op_fixtures():
     record(out, "add_channel", lambda x, e: x + e[:, :, None, None], [r(2, 3, 4, 5), r(2, 3)])
     record(out, "upsample2x", lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest"),
            [r(2, 3, 4, 5)])
+    idx = torch.tensor([2, 0, 2, 3, 1])
+    out["embedding.idx"] = idx.float()
+    record(out, "embedding", lambda tab: F.embedding(idx, tab), [r(4, 3)])
     record(out, "concat", lambda a, b: torch.cat([a, b], dim=1), [r(2, 2, 3, 4), r(2, 3, 3, 4)])
 
     att = Attention(16, heads=2, groups=4, eps=1e-5)

@@ -6,7 +6,13 @@ input, diffusers' output on it and the parameter gradients of sum(out * dout).
 
 For each config NAME writes NAME/config.json and NAME/diffusion_pytorch_model.safetensors
 (diffusers' save_pretrained) and NAME/io.safetensors (x, t, class labels, out, dout, and
-grad.<parameter> for every parameter). The virtual environment and its versions: README.md.
+grad.<parameter> for every parameter).
+
+    /opt/gdref/bin/python tools/ref/make_unet_fixtures.py --gd-saved tests/fixtures/unet/gd_saved
+
+loads a model directory written by `gmmdiff init` with UNet2DModel.from_pretrained (failing on
+any missing or unexpected tensor) and writes its output on a fixture input to DIR/io.safetensors.
+The virtual environment and its versions: README.md.
 """
 import os
 import sys
@@ -77,7 +83,40 @@ def make(name, cfg, dst):
     print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters")
 
 
+def diffusers_io(model, cfg, seed):
+    """A fixture input for model (batch 2) and diffusers' output on it."""
+    g = torch.Generator().manual_seed(seed)
+    n, s = 2, cfg["sample_size"]
+    x = torch.randn(n, cfg["in_channels"], s, s, generator=g)
+    t = torch.tensor([3.0, 517.0])
+    io, kwargs = {"x": x, "t": t}, {}
+    if cfg.get("num_class_embeds"):
+        kwargs["class_labels"] = torch.tensor([1, cfg["num_class_embeds"] - 1])
+        io["class"] = kwargs["class_labels"].float()
+    elif cfg.get("class_embed_type") == "timestep":
+        io["class"] = kwargs["class_labels"] = torch.tensor([7.0, 250.0])
+    elif cfg.get("class_embed_type") == "identity":
+        io["class"] = kwargs["class_labels"] = torch.randn(
+            n, cfg["block_out_channels"][0] * 4, generator=g)
+    with torch.no_grad():
+        io["out"] = model(x, t, **kwargs).sample
+    return io
+
+
+def check_gd_saved(path):
+    model, info = UNet2DModel.from_pretrained(path, output_loading_info=True)
+    bad = {k: v for k, v in info.items() if v}
+    if bad:
+        raise SystemExit(f"{path}: diffusers reports {bad}")
+    io = diffusers_io(model, dict(model.config), 1)
+    save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(path, "io.safetensors"))
+    print(f"{path}: loaded by diffusers with no missing or unexpected tensors; wrote io.safetensors")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--gd-saved":
+        check_gd_saved(sys.argv[2])
+        sys.exit(0)
     dst = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/unet"
     for name, cfg in CONFIGS.items():
         make(name, cfg, dst)
