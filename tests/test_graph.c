@@ -108,6 +108,25 @@ int main(void) {
     gd_st_close(&st);
     unlink(path);
 
+    /* an op declared exactly when the tensor table grows: its builder must not read the input's
+     * shape through a pointer into the old table (AddressSanitizer catches a regression) */
+    for (int fill = 60; fill < 70; fill++) {
+        gd_graph *g3 = gd_graph_new();
+        gd_t x3 = gd_input(g3, "x", 4, (int[]){2, 4, 3, 3}, 0);
+        gd_t ga = gd_param(g3, "g", 1, (int[]){4}), bb = gd_param(g3, "b", 1, (int[]){4});
+        for (int i = 3; i < fill; i++) gd_op_silu(g3, x3);
+        gd_t y3 = gd_op_group_norm(g3, x3, ga, bb, 2, 1e-5f);
+        gd_t z3 = gd_op_attention(g3, y3, (gd_t[]){ga, bb, gd_param(g3, "q", 2, (int[]){4, 4}), ga,
+                                                   gd_param(g3, "k", 2, (int[]){4, 4}), ga,
+                                                   gd_param(g3, "v", 2, (int[]){4, 4}), ga,
+                                                   gd_param(g3, "o", 2, (int[]){4, 4}), ga},
+                                  2, 2, 1e-5f);
+        int ok = gd_ndim(g3, y3) == 4 && gd_shape(g3, y3)[1] == 4 && gd_shape(g3, z3)[3] == 3;
+        ok &= gd_graph_plan(g3, &err) == GD_OK;
+        if (fill == 60 || !ok) TEST_COND("ops declared across table growth keep their shapes", ok);
+        gd_graph_free(g3);
+    }
+
     free(once);
     gd_graph_free(s.g);
     gd_graph_free(s2.g);

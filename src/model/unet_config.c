@@ -1,6 +1,7 @@
 /* unet_config.c - UNet2DModel's config.json: defaults, validation, load and save. */
 #include "gmmdiff/unet.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -138,6 +139,9 @@ static gd_status get_blocks(cfg_reader *r, const char *key, const char *plain, c
 }
 
 gd_status gd_unet_config_load(gd_unet_config *c, const char *path, gd_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return gd_error_set(err, GD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(f);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root)

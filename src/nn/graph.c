@@ -30,6 +30,9 @@ gd_tensor *gd_graph_tensor(const gd_graph *g, gd_t id) {
 gd_t gd_graph_add(gd_graph *g, gd_kind kind, const char *name, int ndim, const int *shape) {
     GD_ASSERT(g && !g->planned);
     GD_ASSERT(ndim >= 1 && ndim <= GD_MAX_DIMS && shape);
+    int dims[GD_MAX_DIMS]; /* shape may point into the table, which may move below */
+    memcpy(dims, shape, sizeof(int) * (size_t)ndim);
+    shape = dims;
     if (g->n == g->cap) {
         int cap = g->cap ? 2 * g->cap : 64;
         gd_tensor *t = realloc(g->t, sizeof *t * (size_t)cap);

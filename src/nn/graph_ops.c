@@ -107,7 +107,7 @@ gd_t gd_op_group_norm(gd_graph *g, gd_t x, gd_t gamma, gd_t beta, int groups, fl
     gd_tensor *t = T(id);
     t->iattr[0] = groups;
     t->fattr[0] = eps;
-    t->saved_n = 2 * (size_t)X->shape[0] * groups;
+    t->saved_n = 2 * (size_t)t->shape[0] * groups;
     return id;
 }
 static void group_norm_fwd(gd_graph *g, gd_tensor *t) {

@@ -1,0 +1,72 @@
+#!/bin/sh
+# test_cli.sh - the command line: help for every command, bad flags and bad files rejected with
+# a message and a non-zero exit, and `gmmdiff forward` on a fixture model.
+# Usage: test_cli.sh GMMDIFF FIXTURES
+set -u
+G=$1
+FX=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+# expect CODE PATTERN LABEL -- command...: exit status CODE and PATTERN in its stderr+stdout
+expect() {
+    code=$1 pat=$2 label=$3
+    shift 4
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -eq "$code" ] && { [ -z "$pat" ] || printf '%s' "$out" | grep -q -- "$pat"; }; then ok; else
+        bad "$label (exit $rc, wanted $code; output: $out)"; fi
+}
+
+expect 0 "usage: gmmdiff" "help" -- "$G" help
+expect 2 "unknown command" "unknown command" -- "$G" frobnicate
+expect 2 "usage" "no command" -- "$G"
+for c in bench init forward; do
+    expect 0 "usage: gmmdiff $c" "$c --help" -- "$G" $c --help
+done
+expect 2 "not yet available" "train not yet available" -- "$G" train
+expect 2 "unknown or incomplete flag '--bogus'" "forward bad flag" -- "$G" forward --bogus
+expect 2 "required" "forward missing flags" -- "$G" forward --model "$FX/unet/plain"
+expect 2 "'-3' is not a non-negative number" "forward bad t" -- \
+    "$G" forward --model "$FX/unet/plain" --in x --t -3 --out y
+expect 2 "not an integer" "bench bad batch" -- "$G" bench conv --batch ten
+
+python_free_npy() { # writes a [n, c, h, w] float32 .npy of zeros+ramp without Python
+    printf '\223NUMPY\001\000v\000' > "$1"
+    h="{'descr': '<f4', 'fortran_order': False, 'shape': ($2, $3, $4, $5), }"
+    printf '%s' "$h" >> "$1"
+    pad=$((118 - ${#h} - 1))
+    printf "%${pad}s\n" "" >> "$1"
+    head -c $(($2 * $3 * $4 * $5 * 4)) /dev/zero >> "$1"
+}
+python_free_npy "$T/x.npy" 2 1 8 8
+expect 0 "" "forward on the plain model" -- \
+    "$G" forward --model "$FX/unet/plain" --in "$T/x.npy" --t 10 --out "$T/y.npy"
+[ -s "$T/y.npy" ] && ok || bad "forward wrote y.npy"
+expect 2 "has no class embedding" "forward --class on an unconditional model" -- \
+    "$G" forward --model "$FX/unet/plain" --in "$T/x.npy" --t 10 --class 1 --out "$T/y2.npy"
+python_free_npy "$T/x3.npy" 2 3 8 8
+expect 2 "is class-conditioned" "forward without class on a class model" -- \
+    "$G" forward --model "$FX/unet/attn_class" --in "$T/x3.npy" --t 10 --out "$T/y2.npy"
+expect 2 "not an integer in \[0, 5)" "forward class out of range" -- \
+    "$G" forward --model "$FX/unet/attn_class" --in "$T/x3.npy" --t 10 --class 9 --out "$T/y2.npy"
+expect 0 "" "forward with a class" -- \
+    "$G" forward --model "$FX/unet/attn_class" --in "$T/x3.npy" --t 10 --class 4 --out "$T/y3.npy"
+expect 1 "expected \[N, 3, H, W\]" "forward wrong channels" -- \
+    "$G" forward --model "$FX/unet/attn_class" --in "$T/x.npy" --t 10 --class 1 --out "$T/y2.npy"
+head -c 100 "$T/x.npy" > "$T/trunc.npy"
+expect 1 "trunc.npy: truncated" "forward truncated input" -- \
+    "$G" forward --model "$FX/unet/plain" --in "$T/trunc.npy" --t 10 --out "$T/y2.npy"
+[ ! -e "$T/y2.npy" ] && ok || bad "no output written after failures"
+expect 1 "cannot open" "forward missing model" -- \
+    "$G" forward --model "$T/nope" --in "$T/x.npy" --t 10 --out "$T/y2.npy"
+cp "$FX/unet/plain/config.json" "$T/cfg.json"
+expect 0 "wrote" "init" -- "$G" init --config "$T/cfg.json" --seed 5 --out "$T/m"
+expect 0 "" "forward on an init model" -- \
+    "$G" forward --model "$T/m" --in "$T/x.npy" --t 10 --out "$T/y4.npy"
+echo "test_cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
