@@ -54,6 +54,103 @@ static void run(const char *name, gd_sampler_config cfg, int sched) {
     free(ts); free(mo); free(noise); free(samples); free(x);
 }
 
+/* an exact model of data that is a point mass at `target` (cond) or `null_target` (null):
+ * eps = (x_t - sqrt(ac) c) / sqrt(1 - ac), returned in the sampler's parameterisation */
+typedef struct {
+    const gd_noise_schedule *sched;
+    gd_prediction pred;
+    const float *target, *null_target;
+    size_t n;
+    int calls;
+} point_model;
+
+static gd_status point_eval(void *ctx, const float *x, int t, int cond, float *out,
+                            gd_error *err) {
+    (void)err;
+    point_model *m = ctx;
+    float ac = m->sched->alphas_cumprod[t];
+    const float *c = cond ? m->target : m->null_target;
+    float eps[64];
+    for (size_t i = 0; i < m->n; i++) eps[i] = (x[i] - sqrtf(ac) * c[i]) / sqrtf(1.0f - ac);
+    gd_eps_to_prediction(out, eps, x, m->n, ac, m->pred);
+    m->calls++;
+    return GD_OK;
+}
+
+static gd_status const_grad(void *ctx, const float *x, int t, float *grad, gd_error *err) {
+    (void)ctx; (void)x; (void)t; (void)err;
+    for (int i = 0; i < 8; i++) grad[i] = i < 4 ? 1.0f : -1.0f;
+    return GD_OK;
+}
+
+static gd_status nan_eval(void *ctx, const float *x, int t, int cond, float *out, gd_error *err) {
+    (void)ctx; (void)x; (void)cond; (void)err;
+    for (int i = 0; i < 8; i++) out[i] = t < 500 ? NAN : 0.0f;
+    return GD_OK;
+}
+
+static void sample_loop_tests(void) {
+    float target[8] = {0.5f, -0.25f, 0.75f, 0, -0.5f, 0.1f, 0.9f, -0.9f};
+    float null_t[8] = {0.1f, 0.1f, 0.1f, 0.1f, -0.1f, -0.1f, -0.1f, -0.1f};
+    gd_error err = {0};
+    for (int k = 0; k < 3; k++)
+        for (int p = 0; p < 3; p++) {
+            point_model m = {&scheds[0], (gd_prediction)p, target, null_t, 8, 0};
+            gd_denoiser d = {&m, point_eval, NULL};
+            gd_sampler_config c = gd_sampler_defaults((gd_sampler_kind)k);
+            c.prediction = (gd_prediction)p;
+            c.steps = 20;
+            float x[8], y[8];
+            gd_rng r;
+            gd_rng_seed(&r, 5);
+            gd_status s = gd_sample(&c, &scheds[0], &d, NULL, x, 8, &r, &err);
+            double e = 0;
+            for (int i = 0; i < 8; i++) e = fmax(e, fabs(x[i] - target[i]));
+            char label[160];
+            snprintf(label, sizeof label, "sampler %d, prediction %d: an exact model of a point mass "
+                     "samples that point (error %.1e)", k, p, e);
+            TEST_COND(label, s == GD_OK && e < 2e-3 && m.calls == 20);
+            gd_rng_seed(&r, 5);
+            gd_sample(&c, &scheds[0], &d, NULL, y, 8, &r, &err);
+            TEST_COND("the same seed gives the same samples", !memcmp(x, y, sizeof x));
+        }
+    /* classifier-free guidance extrapolates between the two point masses */
+    point_model m = {&scheds[0], GD_PRED_EPSILON, target, null_t, 8, 0};
+    gd_denoiser d = {&m, point_eval, NULL};
+    gd_sampler_config c = gd_sampler_defaults(GD_SAMPLER_DDIM);
+    c.clip_sample = 0;
+    c.steps = 20;
+    gd_guidance g = {1.5f, 0.0f};
+    float x[8];
+    gd_rng r;
+    gd_rng_seed(&r, 1);
+    TEST_COND("cfg sample", gd_sample(&c, &scheds[0], &d, &g, x, 8, &r, &err) == GD_OK);
+    double e = 0;
+    for (int i = 0; i < 8; i++) e = fmax(e, fabs(x[i] - (null_t[i] + 1.5 * (target[i] - null_t[i]))));
+    TEST_COND("cfg scale 1.5 lands at null + 1.5 (cond - null)", e < 2e-3);
+    TEST_COND("cfg evaluates the model twice per step", m.calls == 40);
+    /* classifier guidance shifts eps by -s sqrt(1 - ac) grad. The exact model pulls x0 back to
+     * the point at every step, so what remains is the last step's shift: DDIM's final step
+     * returns x0 = target + s (1 - ac_0) / sqrt(ac_0) grad */
+    d.log_prob_grad = const_grad;
+    gd_guidance cg = {1.0f, 100.0f};
+    gd_rng_seed(&r, 1);
+    TEST_COND("classifier-guided sample", gd_sample(&c, &scheds[0], &d, &cg, x, 8, &r, &err) == GD_OK);
+    double ac0 = scheds[0].alphas_cumprod[0], shift = 100.0 * (1.0 - ac0) / sqrt(ac0);
+    e = 0;
+    for (int i = 0; i < 8; i++) e = fmax(e, fabs(x[i] - (target[i] + (i < 4 ? shift : -shift))));
+    TEST_COND("classifier guidance moves samples along its gradient by the expected amount",
+              shift > 1e-3 && e < 1e-4);
+    d.log_prob_grad = NULL;
+    TEST_COND("classifier guidance without a classifier is refused",
+              gd_sample(&c, &scheds[0], &d, &cg, x, 8, &r, &err) == GD_ERR_ARG);
+    /* a model that returns NaN stops the loop with a message */
+    gd_denoiser dn = {NULL, nan_eval, NULL};
+    gd_status s = gd_sample(&c, &scheds[0], &dn, NULL, x, 8, &r, &err);
+    TEST_COND("a NaN model output stops sampling", s == GD_ERR_NUMERIC && strstr(err.msg, "non-finite"));
+    printf("  NaN -> %s\n", err.msg);
+}
+
 int main(int argc, char **argv) {
     fx_open(&st, argc > 1 ? argv[1] : NULL, "samplers.safetensors");
     gd_error err = {0};
@@ -112,6 +209,7 @@ int main(int argc, char **argv) {
     gd_sampler_config bad = gd_sampler_defaults(GD_SAMPLER_DDIM);
     bad.steps = 5000;
     TEST_COND("too many steps refused", gd_sampler_init(&s, &bad, &scheds[0], 4, &err) == GD_ERR_ARG);
+    sample_loop_tests();
     for (int k = 0; k < 3; k++) gd_schedule_free(&scheds[k]);
     gd_st_close(&st);
     return gd_test_report("test_samplers");

@@ -87,6 +87,29 @@ void gd_prediction_to_x0_eps(float *x0, float *eps, const float *model_out, cons
 void gd_eps_to_prediction(float *model_out, const float *eps, const float *xt, size_t n,
                           float ac_t, gd_prediction p);
 
+/* ---- a whole sampling loop ---------------------------------------------------------------- */
+typedef struct gd_denoiser {
+    void *ctx;
+    /* out[n] = the model output for the batch x[n] at timestep t, under the condition
+     * (conditional = 1) or the null condition (conditional = 0) */
+    gd_status (*eval)(void *ctx, const float *x, int t, int conditional, float *out,
+                      gd_error *err);
+    /* optional: grad[n] = d/dx log p(y | x_t), the gradient of an auxiliary classifier */
+    gd_status (*log_prob_grad)(void *ctx, const float *x, int t, float *grad, gd_error *err);
+} gd_denoiser;
+
+typedef struct gd_guidance {
+    float cfg_scale;        /* classifier-free: out = null + w (cond - null); 1 is off */
+    float classifier_scale; /* classifier: eps -= s sqrt(1 - ac_t) grad log p(y | x_t); 0 off */
+} gd_guidance;
+
+/* Draws x[n] from the model: x_T ~ N(0, I) from rng, then the sampler's steps; the stochastic
+ * samplers draw their noise from rng after each model evaluation, so a seed fixes the result.
+ * A non-finite model output stops with GD_ERR_NUMERIC naming the step. */
+gd_status gd_sample(const gd_sampler_config *cfg, const gd_noise_schedule *sched,
+                    const gd_denoiser *d, const gd_guidance *g, float *x, size_t n, gd_rng *rng,
+                    gd_error *err);
+
 #ifdef __cplusplus
 }
 #endif
