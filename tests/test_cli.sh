@@ -25,10 +25,10 @@ expect() {
 expect 0 "usage: gmmdiff" "help" -- "$G" help
 expect 2 "unknown command" "unknown command" -- "$G" frobnicate
 expect 2 "usage" "no command" -- "$G"
-for c in bench init forward; do
+for c in bench init forward sample; do
     expect 0 "usage: gmmdiff $c" "$c --help" -- "$G" $c --help
 done
-expect 2 "not yet available" "train not yet available" -- "$G" train
+expect 2 "not yet available" "eval not yet available" -- "$G" eval
 expect 2 "unknown or incomplete flag '--bogus'" "forward bad flag" -- "$G" forward --bogus
 expect 2 "required" "forward missing flags" -- "$G" forward --model "$FX/unet/plain"
 expect 2 "'-3' is not a non-negative number" "forward bad t" -- \
@@ -68,5 +68,33 @@ cp "$FX/unet/plain/config.json" "$T/cfg.json"
 expect 0 "wrote" "init" -- "$G" init --config "$T/cfg.json" --seed 5 --out "$T/m"
 expect 0 "" "forward on an init model" -- \
     "$G" forward --model "$T/m" --in "$T/x.npy" --t 10 --out "$T/y4.npy"
+
+# sample: a PNG grid; the same seed gives the same bytes, another seed other bytes
+expect 0 "wrote" "sample ddim" -- "$G" sample --model "$FX/unet/plain" --n 4 --steps 5 --seed 3 \
+    --out "$T/a.png" --npy "$T/a.npy"
+expect 0 "wrote" "sample ddim again" -- "$G" sample --model "$FX/unet/plain" --n 4 --steps 5 \
+    --seed 3 --out "$T/b.png"
+cmp -s "$T/a.png" "$T/b.png" && ok || bad "same seed, same PNG bytes"
+expect 0 "wrote" "sample other seed" -- "$G" sample --model "$FX/unet/plain" --n 4 --steps 5 \
+    --seed 4 --out "$T/c.png"
+cmp -s "$T/a.png" "$T/c.png" && bad "another seed, other bytes" || ok
+[ "$(head -c 8 "$T/a.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ] && ok || bad "PNG signature"
+[ -s "$T/a.npy" ] && ok || bad "sample --npy wrote the samples"
+for s in ddpm dpm++2m; do
+    expect 0 "wrote" "sample $s" -- "$G" sample --model "$FX/unet/plain" --n 2 --steps 4 \
+        --sampler $s --out "$T/$s.png"
+done
+expect 0 "wrote" "sample class model with cfg" -- "$G" sample --model "$FX/unet/attn_class" \
+    --n 2 --steps 3 --class 2 --cfg 3 --out "$T/cfg.png"
+expect 2 "is not ddpm, ddim or dpm++2m" "sample bad sampler" -- \
+    "$G" sample --model "$FX/unet/plain" --sampler euler --out "$T/x.png"
+expect 2 "has no class embedding" "sample --class on an unconditional model" -- \
+    "$G" sample --model "$FX/unet/plain" --class 1 --out "$T/x.png"
+expect 2 "class labels must be integers" "sample class out of range" -- \
+    "$G" sample --model "$FX/unet/attn_class" --class 7 --out "$T/x.png"
+expect 2 "for ddim only" "sample eta with ddpm" -- \
+    "$G" sample --model "$FX/unet/plain" --sampler ddpm --eta 0.5 --out "$T/x.png"
+expect 1 "cannot open" "sample missing model" -- "$G" sample --model "$T/nope" --out "$T/x.png"
+[ ! -e "$T/x.png" ] && ok || bad "no grid written after failures"
 echo "test_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

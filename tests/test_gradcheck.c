@@ -183,11 +183,12 @@ static void addc_bwd(const gc_case *c, float *const *din, const float *dout, flo
 }
 
 /* embedding: iv = N, K, D; the indices are fixed (not differentiable) */
-static const float emb_idx[5] = {2, 0, 2, 3, 1};
+static const float emb_idx[5] = {2, 0, -1, 3, 1}; /* -1: a zero row */
 static void emb_ref(const gc_case *c, double *out, double *const *in) {
     int N = c->iv[0], D = c->iv[2];
     for (int n = 0; n < N; n++)
-        for (int j = 0; j < D; j++) out[n * D + j] = in[0][(int)emb_idx[n] * D + j];
+        for (int j = 0; j < D; j++)
+            out[n * D + j] = emb_idx[n] < 0 ? 0.0 : in[0][(int)emb_idx[n] * D + j];
 }
 static void emb_fwd(const gc_case *c, float *out, float *const *in) {
     gd_embedding_forward(out, emb_idx, in[0], c->iv[0], c->iv[1], c->iv[2]);

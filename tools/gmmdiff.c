@@ -18,10 +18,11 @@ static void usage(FILE *f) {
             "  demo         the built-in demo (training arrives with the training issue)\n"
             "  init         a new, randomly initialised UNet2DModel directory from a config\n"
             "  forward      one denoiser evaluation on a batch (.npy in and out)\n"
+            "  sample       draw samples from a model into a PNG grid\n"
             "  version      print the version\n"
             "  help         this text; `gmmdiff <command> --help` for a command's flags\n"
             "\n"
-            "not yet available: train, sample, eval, gmm, classifier, report\n",
+            "not yet available: train, eval, gmm, classifier, report\n",
             GD_VERSION_STRING);
 }
 
@@ -66,7 +67,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return gd_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "init")) return gd_cmd_init(argc - 1, argv + 1);
     if (!strcmp(cmd, "forward")) return gd_cmd_forward(argc - 1, argv + 1);
-    const char *later[] = {"train", "sample", "eval", "gmm", "classifier", "report"};
+    if (!strcmp(cmd, "sample")) return gd_cmd_sample(argc - 1, argv + 1);
+    const char *later[] = {"train", "eval", "gmm", "classifier", "report"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (!strcmp(cmd, later[i])) {
             fprintf(stderr, "gmmdiff: '%s' is not yet available in this version\n", cmd);

@@ -43,6 +43,23 @@ gd_status gd_prediction_parse(const char *name, gd_prediction *out); /* epsilon,
 gd_status gd_sampler_parse(const char *name, gd_sampler_kind *out);  /* ddpm, ddim, dpm++2m */
 gd_status gd_spacing_parse(const char *name, gd_spacing *out);       /* leading, trailing, linspace */
 
+/* what a model was trained with: diffusers' scheduler_config.json keys */
+typedef struct gd_scheduler_config {
+    int num_train_timesteps;
+    gd_beta_schedule beta_schedule;
+    float beta_start, beta_end;
+    gd_prediction prediction;
+    int clip_sample;
+    float clip_sample_range;
+} gd_scheduler_config;
+
+void gd_scheduler_config_default(gd_scheduler_config *c); /* DDPMScheduler's defaults */
+/* reads the keys above from a diffusers scheduler_config.json (others are ignored) */
+gd_status gd_scheduler_config_load(gd_scheduler_config *c, const char *path, gd_error *err);
+gd_status gd_scheduler_config_save(const gd_scheduler_config *c, const char *path, gd_error *err);
+gd_status gd_schedule_from_config(gd_noise_schedule *s, const gd_scheduler_config *c,
+                                  gd_error *err);
+
 /* training: x_t = sqrt(ac_t) x0 + sqrt(1 - ac_t) eps, and the regression target of the
  * prediction type (eps, v = sqrt(ac) eps - sqrt(1 - ac) x0, or x0); all [n] */
 void gd_add_noise(float *xt, const float *x0, const float *eps, size_t n, float ac_t);

@@ -75,9 +75,10 @@ void gd_add_backward(float *da, float *db, const float *dout, size_t n);
 void gd_add_channel_forward(float *out, const float *x, const float *e, int N, int C, int HW);
 void gd_add_channel_backward(float *dx, float *de, const float *dout, int N, int C, int HW);
 
-/* ---- embedding lookup: out[n] = table[idx[n]]; idx holds integers stored as float --------- */
+/* ---- embedding lookup: out[n] = table[idx[n]]; idx holds integers stored as float, and -1
+ * gives a zero row (the zero null condition of classifier-free guidance) ---------------------- */
 void gd_embedding_forward(float *out,          /* [N, D] */
-                          const float *idx,    /* [N], each in [0, K) */
+                          const float *idx,    /* [N], each in [-1, K) */
                           const float *table,  /* [K, D] */
                           int N, int K, int D);
 void gd_embedding_backward(float *dtable, const float *dout, const float *idx, int N, int K,

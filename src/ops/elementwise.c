@@ -114,17 +114,20 @@ void gd_concat_backward(float *da, float *db, const float *dout, int N, int C1, 
     }
 }
 
+/* an index of -1 stands for "no row": a zero embedding (the zero null condition) */
 static int embedding_row(float v, int K) {
     int k = (int)v;
-    GD_ASSERT_MSG((float)k == v && k >= 0 && k < K, "embedding: index not an integer in [0, K)");
+    GD_ASSERT_MSG((float)k == v && k >= -1 && k < K, "embedding: index not an integer in [-1, K)");
     return k;
 }
 
 void gd_embedding_forward(float *out, const float *idx, const float *table, int N, int K, int D) {
     GD_ASSERT(out && idx && table && N > 0 && K > 0 && D > 0);
-    for (int n = 0; n < N; n++)
-        memcpy(out + (size_t)n * D, table + (size_t)embedding_row(idx[n], K) * D,
-               sizeof(float) * D);
+    for (int n = 0; n < N; n++) {
+        int k = embedding_row(idx[n], K);
+        if (k < 0) memset(out + (size_t)n * D, 0, sizeof(float) * D);
+        else memcpy(out + (size_t)n * D, table + (size_t)k * D, sizeof(float) * D);
+    }
 }
 
 void gd_embedding_backward(float *dtable, const float *dout, const float *idx, int N, int K,
@@ -133,6 +136,8 @@ void gd_embedding_backward(float *dtable, const float *dout, const float *idx, i
     /* rows in batch order, columns in parallel: a fixed summation order per entry */
     #pragma omp parallel for schedule(static)
     for (int j = 0; j < D; j++)
-        for (int n = 0; n < N; n++)
-            dtable[(size_t)embedding_row(idx[n], K) * D + j] += dout[(size_t)n * D + j];
+        for (int n = 0; n < N; n++) {
+            int k = embedding_row(idx[n], K);
+            if (k >= 0) dtable[(size_t)k * D + j] += dout[(size_t)n * D + j];
+        }
 }
