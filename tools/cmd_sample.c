@@ -45,20 +45,6 @@ typedef struct {
     float *cond, *null; /* class-input values for the conditional and the null pass */
 } unet_ctx;
 
-static gd_status unet_eval(void *ctx, const float *x, int t, int conditional, float *out,
-                           gd_error *err) {
-    (void)err;
-    unet_ctx *u = ctx;
-    memcpy(gd_data(u->g, u->io.x), x, sizeof(float) * u->n);
-    float *tt = gd_data(u->g, u->io.t);
-    for (size_t i = 0; i < gd_numel(u->g, u->io.t); i++) tt[i] = (float)t;
-    if (u->io.cls >= 0)
-        memcpy(gd_data(u->g, u->io.cls), conditional ? u->cond : u->null, sizeof(float) * u->ncls);
-    gd_graph_forward(u->g);
-    memcpy(out, gd_data(u->g, u->io.out), sizeof(float) * u->n);
-    return GD_OK;
-}
-
 static int is_file(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -247,11 +233,10 @@ int gd_cmd_sample(int argc, char **argv) {
     }
     x = malloc(sizeof(float) * u.n);
     if (!x) goto done;
-    gd_denoiser d = {&u, unet_eval, NULL};
     gd_guidance gg = {(float)cfg, 0.0f};
     gd_rng rng;
     gd_rng_seed(&rng, (uint64_t)seed);
-    if (gd_sample(&sc, &sched, &d, &gg, x, u.n, &rng, &err)) {
+    if (gd_unet_sample(u.g, &u.io, &sc, &sched, u.cond, u.null, &gg, x, &rng, &err)) {
         fprintf(stderr, "gmmdiff sample: %s\n", err.msg);
         goto done;
     }

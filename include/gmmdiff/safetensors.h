@@ -53,6 +53,12 @@ typedef struct gd_st_entry {
 } gd_st_entry;
 /* Writes float32 tensors (names must be unique) atomically to path. */
 gd_status gd_st_write(const char *path, const gd_st_entry *entries, int n, gd_error *err);
+/* The same, with string metadata in the header's "__metadata__" object. */
+gd_status gd_st_write_meta(const char *path, const gd_st_entry *entries, int n,
+                           const char *const *meta_keys, const char *const *meta_values,
+                           int n_meta, gd_error *err);
+/* The metadata string under key copied into buf (cap bytes), or NULL when absent or too long. */
+const char *gd_st_meta(const gd_safetensors *st, const char *key, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

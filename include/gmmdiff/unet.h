@@ -49,6 +49,8 @@ int gd_unet_time_embed_dim(const gd_unet_config *c);
 gd_status gd_unet_config_validate(const gd_unet_config *c, const char *what, gd_error *err);
 gd_status gd_unet_config_load(gd_unet_config *c, const char *path, gd_error *err);
 gd_status gd_unet_config_save(const gd_unet_config *c, const char *path, gd_error *err);
+/* the config.json text (malloc'd; NULL when out of memory), keys sorted */
+char *gd_unet_config_dumps(const gd_unet_config *c);
 
 /* the tensors of a declared UNet */
 typedef struct gd_unet_io {
@@ -71,6 +73,17 @@ void gd_unet_init(gd_graph *g, gd_rng *rng);
 gd_status gd_unet_load_weights(gd_graph *g, const char *dir, gd_error *err);
 gd_status gd_unet_save(const gd_graph *g, const gd_unet_config *c, const char *dir,
                        gd_error *err);
+
+/* Draws samples into x [numel of io->x] from a planned UNet graph with the sampler sc (see
+ * gd_sample in diffusion.h). cond and null [numel of io->cls] are the class inputs of the
+ * conditional and the null pass (NULL for a model without class embedding). */
+struct gd_sampler_config;
+struct gd_noise_schedule;
+struct gd_guidance;
+gd_status gd_unet_sample(gd_graph *g, const gd_unet_io *io, const struct gd_sampler_config *sc,
+                         const struct gd_noise_schedule *sched, const float *cond,
+                         const float *null, const struct gd_guidance *guide, float *x,
+                         gd_rng *rng, gd_error *err);
 
 #ifdef __cplusplus
 }

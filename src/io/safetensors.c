@@ -167,6 +167,20 @@ fail:
     return s;
 }
 
+const char *gd_st_meta(const gd_safetensors *st, const char *key, char *buf, size_t cap) {
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | st->file[i];
+    json_t *root = json_loadb((const char *)st->file + 8, (size_t)hl, 0, NULL);
+    json_t *v = json_object_get(json_object_get(root, "__metadata__"), key);
+    const char *out = NULL;
+    if (json_is_string(v) && strlen(json_string_value(v)) < cap) {
+        memcpy(buf, json_string_value(v), strlen(json_string_value(v)) + 1);
+        out = buf;
+    }
+    json_decref(root);
+    return out;
+}
+
 const gd_st_tensor *gd_st_find(const gd_safetensors *st, const char *name) {
     for (int i = 0; i < st->n; i++)
         if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
@@ -251,8 +265,20 @@ gd_status gd_st_read_f32(const gd_safetensors *st, const char *name, float *dst,
 }
 
 gd_status gd_st_write(const char *path, const gd_st_entry *entries, int n, gd_error *err) {
+    return gd_st_write_meta(path, entries, n, NULL, NULL, 0, err);
+}
+
+gd_status gd_st_write_meta(const char *path, const gd_st_entry *entries, int n,
+                           const char *const *meta_keys, const char *const *meta_values,
+                           int n_meta, gd_error *err) {
     json_t *root = json_object();
     if (!root) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
+    if (n_meta > 0) {
+        json_t *meta = json_object();
+        for (int i = 0; i < n_meta; i++)
+            json_object_set_new(meta, meta_keys[i], json_string(meta_values[i]));
+        json_object_set_new(root, "__metadata__", meta);
+    }
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         const gd_st_entry *e = &entries[i];

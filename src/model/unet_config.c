@@ -249,9 +249,7 @@ static json_t *block_list(const gd_unet_config *c, const int *flags, const char 
     return a;
 }
 
-gd_status gd_unet_config_save(const gd_unet_config *c, const char *path, gd_error *err) {
-    gd_status s = gd_unet_config_validate(c, path, err);
-    if (s) return s;
+char *gd_unet_config_dumps(const gd_unet_config *c) {
     json_t *o = json_object();
     json_t *boc = json_array();
     for (int i = 0; i < c->n_blocks; i++) json_array_append_new(boc, json_integer(c->block_out_channels[i]));
@@ -293,6 +291,13 @@ gd_status gd_unet_config_save(const gd_unet_config *c, const char *path, gd_erro
     json_object_set_new(o, "upsample_type", json_string("conv"));
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
     json_decref(o);
+    return text;
+}
+
+gd_status gd_unet_config_save(const gd_unet_config *c, const char *path, gd_error *err) {
+    gd_status s = gd_unet_config_validate(c, path, err);
+    if (s) return s;
+    char *text = gd_unet_config_dumps(c);
     if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
     const void *parts[2] = {text, "\n"};
     size_t sizes[2] = {strlen(text), 1};

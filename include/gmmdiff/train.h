@@ -1,0 +1,102 @@
+/* train.h - training a UNet2DModel denoiser on a data set: the configuration, the trainer, its
+ * checkpoints.
+ *
+ * A run is reproducible from its configuration alone. All randomness is counter-based: the
+ * batch of step s (which items, which timesteps, which noise, which conditions are dropped) is
+ * drawn from generators seeded by (seed, s) and the data order of epoch e from (seed, e). The
+ * training state is therefore the step, the parameters, the AdamW moments and the EMA weights;
+ * resuming from a state file continues bit-exactly (same bytes as a run that never stopped,
+ * given the same thread count and build).
+ *
+ * Run directory:
+ *   run.json                       the resolved configuration (train keys + data description)
+ *   model/config.json              the UNet's diffusers config
+ *   model/diffusion_pytorch_model.safetensors   the EMA weights (what sampling uses)
+ *   model/scheduler_config.json    diffusers' DDPMScheduler config of the noise schedule
+ *   state.safetensors              params, adam_m, adam_v, ema (flat, in parameter order) and
+ *                                  metadata: format, version, step, config
+ * Every file is written atomically (temporary file, fsync, rename), the state file last, so a
+ * run killed at any moment leaves the previous complete checkpoint or the new one.
+ */
+#ifndef GMMDIFF_TRAIN_H
+#define GMMDIFF_TRAIN_H
+
+#include "gmmdiff/data.h"
+#include "gmmdiff/diffusion.h"
+#include "gmmdiff/optim.h"
+#include "gmmdiff/unet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gd_cond_mode { GD_COND_NONE, GD_COND_CLASS } gd_cond_mode;
+typedef enum gd_lr_schedule { GD_LR_CONSTANT, GD_LR_COSINE } gd_lr_schedule;
+
+typedef struct gd_train_config {
+    uint64_t seed;
+    int steps;            /* total optimizer steps */
+    int batch;
+    float lr;             /* peak learning rate */
+    int warmup;           /* linear warmup steps from 0 */
+    gd_lr_schedule lr_schedule; /* after warmup: constant, or cosine to 0 at `steps` */
+    float beta1, beta2, adam_eps, weight_decay;
+    float clip;           /* max global gradient norm; 0 disables */
+    float ema_max_decay;  /* diffusers EMAModel: warmup decay 1 - (1 + s)^-power, capped */
+    float ema_power;
+    gd_cond_mode cond;
+    float cond_drop;      /* probability of the null condition per item (classifier-free) */
+    gd_scheduler_config sched;
+} gd_train_config;
+
+void gd_train_config_default(gd_train_config *c);
+gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out);   /* none, class */
+const char *gd_cond_mode_name(gd_cond_mode m);
+gd_status gd_lr_schedule_parse(const char *s, gd_lr_schedule *out); /* constant, cosine */
+const char *gd_lr_schedule_name(gd_lr_schedule s);
+/* the learning rate of (1-based) optimizer step `step` */
+float gd_train_lr(const gd_train_config *c, int64_t step);
+
+/* The UNet a data set gets by default: sample_size = image side, channels = image channels,
+ * block_out_channels (32, 64, 64), DownBlock2D, DownBlock2D, AttnDownBlock2D (attention at the
+ * lowest resolution and in the mid block), 1 layer per block, 8 groups, head dim 8; a class
+ * table of n_classes + 1 rows (the last row the learned null condition) in class mode. */
+void gd_train_default_unet(gd_unet_config *u, const gd_dataset *d, gd_cond_mode cond);
+
+typedef struct gd_trainer gd_trainer;
+
+/* A trainer for dataset d (not copied: it must outlive the trainer) and UNet u. The weights are
+ * initialised from the seed. Validates the combination (image size vs config, classes vs
+ * table rows) and returns GD_ERR_ARG with a message when they disagree. */
+gd_status gd_trainer_new(gd_trainer **t, const gd_train_config *c, const gd_unet_config *u,
+                         const gd_dataset *d, gd_error *err);
+void gd_trainer_free(gd_trainer *t); /* NULL-safe */
+
+/* One optimizer step. On success *loss is the batch loss and *grad_norm the gradient norm
+ * before clipping. A non-finite loss or gradient leaves parameters, moments and EMA untouched
+ * and returns GD_ERR_NUMERIC naming the step. */
+gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error *err);
+int64_t gd_trainer_steps_done(const gd_trainer *t);
+float gd_trainer_lr(const gd_trainer *t); /* of the next step */
+
+/* The EMA weights (flat, parameter order) and the graph they fit, for sampling */
+const float *gd_trainer_ema(const gd_trainer *t, size_t *n);
+int gd_trainer_null_class(const gd_trainer *t); /* the null row in class mode, else -1 */
+
+/* Writes model/ (EMA weights, config, scheduler config) and state.safetensors into run_dir
+ * (which must exist), each file atomically and the state last. */
+gd_status gd_trainer_save(const gd_trainer *t, const char *run_dir, gd_error *err);
+/* Restores step, parameters, moments and EMA from run_dir/state.safetensors; the state's
+ * configuration must equal this trainer's (else GD_ERR_ARG naming the differing key). */
+gd_status gd_trainer_resume(gd_trainer *t, const char *run_dir, gd_error *err);
+
+/* The configuration as the JSON text stored in run.json and in the state's metadata; and read
+ * back (keys absent keep c's values; unknown keys and bad values are errors naming `what`). */
+char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u, const gd_dataset *d);
+gd_status gd_train_config_from_json(gd_train_config *c, const char *json, const char *what,
+                                     gd_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

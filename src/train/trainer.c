@@ -1,0 +1,277 @@
+/* trainer.c - one training step of a UNet2DModel denoiser (noise, forward, MSE, backward,
+ * clipping, AdamW, EMA), counter-based randomness, and checkpoints that resume bit-exactly. */
+#include "gmmdiff/safetensors.h"
+#include "gmmdiff/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STATE_FORMAT "gmmdiff-train-state"
+#define STATE_VERSION "1"
+
+/* random streams: each (seed, stream, counter) seeds its own generator */
+enum { STREAM_INIT = 1, STREAM_STEP = 2, STREAM_EPOCH = 3 };
+
+struct gd_trainer {
+    gd_train_config c;
+    gd_unet_config u;
+    const gd_dataset *d;
+    gd_graph *g;
+    gd_unet_io io;
+    gd_t target, loss;
+    size_t P;        /* parameter count */
+    float *m, *v, *ema;
+    int64_t step;    /* optimizer steps done */
+    gd_noise_schedule sched;
+    int *perm;       /* the data order of epoch perm_epoch */
+    int64_t perm_epoch;
+    float *eps;      /* [C*H*W] one item's noise */
+    int null_class;
+};
+
+static uint64_t mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static void stream_seed(gd_rng *r, uint64_t seed, int stream, int64_t counter) {
+    gd_rng_seed(r, mix64(mix64(seed ^ mix64((uint64_t)stream)) + (uint64_t)counter));
+}
+
+gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_unet_config *u,
+                         const gd_dataset *d, gd_error *err) {
+    *out = NULL;
+    gd_status s = gd_unet_config_validate(u, "the model configuration", err);
+    if (s) return s;
+    if (u->sample_size != d->h || d->h != d->w || u->in_channels != d->c || u->out_channels != d->c)
+        return gd_error_set(err, GD_ERR_ARG, "the model takes %dx%dx%d images but data set '%s' "
+                            "has %dx%dx%d", u->in_channels, u->sample_size, u->sample_size,
+                            d->name, d->c, d->h, d->w);
+    if (c->cond == GD_COND_CLASS &&
+        (u->class_embed != GD_CLASS_EMBED_TABLE || u->num_class_embeds != d->n_classes + 1))
+        return gd_error_set(err, GD_ERR_ARG, "class conditioning needs a class table of %d rows "
+                            "(%d classes and the null condition)", d->n_classes + 1, d->n_classes);
+    if (c->cond == GD_COND_NONE && u->class_embed != GD_CLASS_EMBED_NONE)
+        return gd_error_set(err, GD_ERR_ARG, "--cond none needs a model without class embedding");
+    if (c->batch < 1 || c->steps < 1 || !(c->lr > 0) || c->cond_drop < 0 || c->cond_drop > 1 ||
+        c->clip < 0 || c->ema_max_decay < 0 || c->ema_max_decay > 1)
+        return gd_error_set(err, GD_ERR_ARG, "bad training configuration (batch, steps, lr, "
+                            "cond_drop, clip or ema_max_decay out of range)");
+    gd_trainer *t = calloc(1, sizeof *t);
+    if (!t) return gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory");
+    t->c = *c;
+    t->u = *u;
+    t->d = d;
+    t->perm_epoch = -1;
+    t->null_class = c->cond == GD_COND_CLASS ? d->n_classes : -1;
+    t->g = gd_graph_new();
+    t->io = gd_unet_declare(t->g, u, c->batch, d->h, d->w);
+    t->target = gd_input(t->g, "target", 4, (int[]){c->batch, d->c, d->h, d->w}, 0);
+    t->loss = gd_op_mse(t->g, t->io.out, t->target);
+    if ((s = gd_graph_plan(t->g, err)) || (s = gd_schedule_from_config(&t->sched, &c->sched, err)))
+        goto fail;
+    gd_graph_params(t->g, &t->P);
+    t->m = gd_calloc(sizeof(float) * t->P);
+    t->v = gd_calloc(sizeof(float) * t->P);
+    t->ema = gd_malloc(sizeof(float) * t->P);
+    t->perm = malloc(sizeof(int) * (size_t)d->n);
+    t->eps = malloc(sizeof(float) * (size_t)d->c * d->h * d->w);
+    if (!t->m || !t->v || !t->ema || !t->perm || !t->eps) {
+        s = gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory");
+        goto fail;
+    }
+    gd_rng rng;
+    stream_seed(&rng, c->seed, STREAM_INIT, 0);
+    gd_unet_init(t->g, &rng);
+    memcpy(t->ema, gd_graph_params(t->g, NULL), sizeof(float) * t->P);
+    *out = t;
+    return GD_OK;
+fail:
+    gd_trainer_free(t);
+    return s;
+}
+
+void gd_trainer_free(gd_trainer *t) {
+    if (!t) return;
+    gd_graph_free(t->g);
+    gd_schedule_free(&t->sched);
+    gd_free(t->m);
+    gd_free(t->v);
+    gd_free(t->ema);
+    free(t->perm);
+    free(t->eps);
+    free(t);
+}
+
+/* the data set index at global position pos of the data stream */
+static int data_item(gd_trainer *t, int64_t pos) {
+    int n = t->d->n;
+    int64_t epoch = pos / n;
+    if (epoch != t->perm_epoch) { /* Fisher-Yates from the epoch's own stream */
+        gd_rng r;
+        stream_seed(&r, t->c.seed, STREAM_EPOCH, epoch);
+        for (int i = 0; i < n; i++) t->perm[i] = i;
+        for (int i = n - 1; i > 0; i--) {
+            int j = (int)gd_rng_below(&r, (uint64_t)i + 1), x = t->perm[i];
+            t->perm[i] = t->perm[j];
+            t->perm[j] = x;
+        }
+        t->perm_epoch = epoch;
+    }
+    return t->perm[pos % n];
+}
+
+gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error *err) {
+    const gd_dataset *d = t->d;
+    const int B = t->c.batch;
+    const size_t item = (size_t)d->c * d->h * d->w;
+    float *x = gd_data(t->g, t->io.x), *tt = gd_data(t->g, t->io.t);
+    float *tgt = gd_data(t->g, t->target);
+    float *cls = t->io.cls >= 0 ? gd_data(t->g, t->io.cls) : NULL;
+    gd_rng r;
+    stream_seed(&r, t->c.seed, STREAM_STEP, t->step);
+    for (int i = 0; i < B; i++) { /* fixed draw order: timestep, noise, condition dropout */
+        int k = data_item(t, t->step * B + i);
+        const float *x0 = d->images + (size_t)k * item;
+        int ts = (int)gd_rng_below(&r, (uint64_t)t->sched.n);
+        float ac = t->sched.alphas_cumprod[ts];
+        gd_rng_fill_normal(&r, t->eps, item, 0.0f, 1.0f);
+        gd_add_noise(x + i * item, x0, t->eps, item, ac);
+        gd_training_target(tgt + i * item, x0, t->eps, item, ac, t->c.sched.prediction);
+        tt[i] = (float)ts;
+        double u = gd_rng_uniform(&r);
+        if (cls) cls[i] = (float)(u < t->c.cond_drop ? t->null_class : d->cls[k]);
+    }
+    gd_graph_forward(t->g);
+    float l = gd_data(t->g, t->loss)[0];
+    if (!isfinite(l))
+        return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the loss is %f; stopped before "
+                            "updating the weights", (long long)t->step + 1, (double)l);
+    gd_graph_zero_grad(t->g);
+    gd_graph_backward(t->g, t->loss);
+    size_t P;
+    float *p = gd_graph_params(t->g, &P), *gr = gd_graph_param_grads(t->g, NULL);
+    float norm = gd_clip_grad_norm(gr, P, t->c.clip > 0 ? t->c.clip : INFINITY);
+    if (!isfinite(norm))
+        return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the gradient norm is %f; stopped "
+                            "before updating the weights", (long long)t->step + 1, (double)norm);
+    gd_adamw_config ac = {gd_train_lr(&t->c, t->step + 1), t->c.beta1, t->c.beta2,
+                          t->c.adam_eps, t->c.weight_decay};
+    gd_adamw_step(p, gr, t->m, t->v, P, t->step + 1, &ac);
+    float decay = gd_ema_decay(t->step + 1, t->c.ema_max_decay, 0.0f, 0, 1, 1.0f, t->c.ema_power);
+    gd_ema_update(t->ema, p, P, decay);
+    t->step++;
+    if (loss) *loss = l;
+    if (grad_norm) *grad_norm = norm;
+    return GD_OK;
+}
+
+int64_t gd_trainer_steps_done(const gd_trainer *t) { return t->step; }
+float gd_trainer_lr(const gd_trainer *t) { return gd_train_lr(&t->c, t->step + 1); }
+const float *gd_trainer_ema(const gd_trainer *t, size_t *n) {
+    if (n) *n = t->P;
+    return t->ema;
+}
+int gd_trainer_null_class(const gd_trainer *t) { return t->null_class; }
+
+gd_status gd_trainer_save(const gd_trainer *t, const char *run_dir, gd_error *err) {
+    char path[4200], mdir[4100];
+    snprintf(mdir, sizeof mdir, "%s/model", run_dir);
+    if (mkdir(mdir, 0755) != 0) {
+        struct stat sb;
+        if (stat(mdir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return gd_error_set(err, GD_ERR_IO, "%s: cannot create the model folder", mdir);
+    }
+    /* the model folder holds the EMA weights: swap them in, save, swap back */
+    float *p = gd_graph_params(t->g, NULL);
+    float *keep = gd_malloc(sizeof(float) * t->P);
+    if (!keep) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", run_dir);
+    memcpy(keep, p, sizeof(float) * t->P);
+    memcpy(p, t->ema, sizeof(float) * t->P);
+    gd_status s = gd_unet_save(t->g, &t->u, mdir, err);
+    memcpy(p, keep, sizeof(float) * t->P);
+    gd_free(keep);
+    snprintf(path, sizeof path, "%s/scheduler_config.json", mdir);
+    if (!s) s = gd_scheduler_config_save(&t->c.sched, path, err);
+    if (s) return s;
+    char *cfg = gd_train_config_json(&t->c, &t->u, t->d);
+    if (!cfg) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", run_dir);
+    char step[32];
+    snprintf(step, sizeof step, "%lld", (long long)t->step);
+    const char *keys[4] = {"format", "version", "step", "config"};
+    const char *vals[4] = {STATE_FORMAT, STATE_VERSION, step, cfg};
+    int64_t shape[1] = {(int64_t)t->P};
+    gd_st_entry e[4] = {{"params", p, 1, shape}, {"adam_m", t->m, 1, shape},
+                        {"adam_v", t->v, 1, shape}, {"ema", t->ema, 1, shape}};
+    snprintf(path, sizeof path, "%s/state.safetensors", run_dir);
+    s = gd_st_write_meta(path, e, 4, keys, vals, 4, err);
+    free(cfg);
+    return s;
+}
+
+/* the first key whose value differs between two configuration texts, ignoring `steps` */
+static gd_status compare_config(const char *want, const char *have, const char *path,
+                                gd_error *err) {
+    gd_train_config a, b;
+    gd_train_config_default(&a);
+    gd_train_config_default(&b);
+    gd_status s = gd_train_config_from_json(&a, want, "this run's configuration", err);
+    if (!s) s = gd_train_config_from_json(&b, have, path, err);
+    if (s) return s;
+    char *ta, *tb;
+    a.steps = b.steps = 0;
+    ta = gd_train_config_json(&a, NULL, NULL);
+    tb = gd_train_config_json(&b, NULL, NULL);
+    int same = ta && tb && !strcmp(ta, tb);
+    free(ta);
+    free(tb);
+    if (!same)
+        return gd_error_set(err, GD_ERR_ARG, "%s: was written by a run with another training "
+                            "configuration (only --steps may change on resume)", path);
+    return GD_OK;
+}
+
+gd_status gd_trainer_resume(gd_trainer *t, const char *run_dir, gd_error *err) {
+    char path[4200], buf[32];
+    snprintf(path, sizeof path, "%s/state.safetensors", run_dir);
+    gd_safetensors st;
+    gd_status s = gd_st_open(&st, path, err);
+    if (s) return s;
+    const char *fmt = gd_st_meta(&st, "format", buf, sizeof buf);
+    if (!fmt || strcmp(fmt, STATE_FORMAT) || !gd_st_meta(&st, "version", buf, sizeof buf) ||
+        strcmp(buf, STATE_VERSION)) {
+        s = gd_error_set(err, GD_ERR_FORMAT, "%s: not a gmmdiff training state of version "
+                         STATE_VERSION, path);
+        goto done;
+    }
+    char *end;
+    long long step = gd_st_meta(&st, "step", buf, sizeof buf) ? strtoll(buf, &end, 10) : -1;
+    if (step < 0 || *end) {
+        s = gd_error_set(err, GD_ERR_FORMAT, "%s: missing or bad 'step' in the metadata", path);
+        goto done;
+    }
+    size_t cap = st.file_size;
+    char *have = malloc(cap), *want = gd_train_config_json(&t->c, &t->u, t->d);
+    if (!have || !want || !gd_st_meta(&st, "config", have, cap))
+        s = gd_error_set(err, GD_ERR_FORMAT, "%s: missing 'config' in the metadata", path);
+    else s = compare_config(want, have, path, err);
+    free(have);
+    free(want);
+    if (s) goto done;
+    int64_t shape[1] = {(int64_t)t->P};
+    float *p = gd_graph_params(t->g, NULL);
+    if ((s = gd_st_read_f32(&st, "params", p, 1, shape, err)) ||
+        (s = gd_st_read_f32(&st, "adam_m", t->m, 1, shape, err)) ||
+        (s = gd_st_read_f32(&st, "adam_v", t->v, 1, shape, err)) ||
+        (s = gd_st_read_f32(&st, "ema", t->ema, 1, shape, err)))
+        goto done;
+    t->step = step;
+done:
+    gd_st_close(&st);
+    return s;
+}
