@@ -6,6 +6,26 @@ int gd_cmd_bench(int argc, char **argv);
 int gd_cmd_init(int argc, char **argv);
 int gd_cmd_forward(int argc, char **argv);
 int gd_cmd_sample(int argc, char **argv);
+int gd_cmd_train(int argc, char **argv);
+int gd_cmd_demo(int argc, char **argv);
+
+/* the data set of a run, as flags give it and run.json stores it */
+#include "gmmdiff/data.h"
+#include <jansson.h>
+typedef struct gd_cli_data {
+    char source[1024]; /* shapes, fashion-mnist, or a folder of PNGs with attributes.csv */
+    int size;          /* shapes: image side */
+    int n;             /* shapes: items generated */
+    uint64_t seed;     /* shapes: the data set's seed */
+    int limit;         /* fashion-mnist / folder: at most this many items (0: all) */
+} gd_cli_data;
+void gd_cli_data_default(gd_cli_data *s);
+gd_status gd_cli_data_open(gd_dataset *d, const gd_cli_data *s, gd_error *err);
+json_t *gd_cli_data_json(const gd_cli_data *s);
+gd_status gd_cli_data_from_json(gd_cli_data *s, const json_t *o, const char *what, gd_error *err);
+/* parses a finite number flag value or exits with a message naming the flag */
+double gd_cli_num(const char *flag, const char *value, double lo, double hi);
+
 /* parses a positive integer flag value or exits with a message naming the flag */
 int gd_cli_int(const char *flag, const char *value, int lo, int hi);
 

@@ -83,6 +83,15 @@ float gd_trainer_lr(const gd_trainer *t); /* of the next step */
 const float *gd_trainer_ema(const gd_trainer *t, size_t *n);
 int gd_trainer_null_class(const gd_trainer *t); /* the null row in class mode, else -1 */
 
+/* Fault injection for tests: sets a parameter to NaN, so the next step's loss is NaN. */
+void gd_trainer_poison(gd_trainer *t);
+
+/* Samples n images from the EMA weights with DDIM (steps, eta 0) into x [n, C, H, W]; class
+ * models get the classes cls [n] (NULL: spread evenly over all classes) and classifier-free
+ * guidance scale cfg (1: off). The noise comes from seed alone. */
+gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cfg, int steps,
+                            uint64_t seed, float *x, gd_error *err);
+
 /* Writes model/ (EMA weights, config, scheduler config) and state.safetensors into run_dir
  * (which must exist), each file atomically and the state last. */
 gd_status gd_trainer_save(const gd_trainer *t, const char *run_dir, gd_error *err);

@@ -88,6 +88,16 @@ void gd_train_default_unet(gd_unet_config *u, const gd_dataset *d, gd_cond_mode 
     }
 }
 
+/* a float as the shortest decimal that reads back as the same float, so 0.9f is written 0.9 */
+static json_t *jf(float v) {
+    char buf[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return json_real(strtod(buf, NULL));
+}
+
 char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u,
                            const gd_dataset *d) {
     json_t *o = json_object();
@@ -96,22 +106,22 @@ char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u,
     json_object_set_new(o, "seed", json_string(seed));
     json_object_set_new(o, "steps", json_integer(c->steps));
     json_object_set_new(o, "batch", json_integer(c->batch));
-    json_object_set_new(o, "lr", json_real(c->lr));
+    json_object_set_new(o, "lr", jf(c->lr));
     json_object_set_new(o, "warmup", json_integer(c->warmup));
     json_object_set_new(o, "lr_schedule", json_string(lr_names[c->lr_schedule]));
-    json_object_set_new(o, "adam_beta1", json_real(c->beta1));
-    json_object_set_new(o, "adam_beta2", json_real(c->beta2));
-    json_object_set_new(o, "adam_eps", json_real(c->adam_eps));
-    json_object_set_new(o, "weight_decay", json_real(c->weight_decay));
-    json_object_set_new(o, "clip", json_real(c->clip));
-    json_object_set_new(o, "ema_max_decay", json_real(c->ema_max_decay));
-    json_object_set_new(o, "ema_power", json_real(c->ema_power));
+    json_object_set_new(o, "adam_beta1", jf(c->beta1));
+    json_object_set_new(o, "adam_beta2", jf(c->beta2));
+    json_object_set_new(o, "adam_eps", jf(c->adam_eps));
+    json_object_set_new(o, "weight_decay", jf(c->weight_decay));
+    json_object_set_new(o, "clip", jf(c->clip));
+    json_object_set_new(o, "ema_max_decay", jf(c->ema_max_decay));
+    json_object_set_new(o, "ema_power", jf(c->ema_power));
     json_object_set_new(o, "cond", json_string(cond_names[c->cond]));
-    json_object_set_new(o, "cond_drop", json_real(c->cond_drop));
+    json_object_set_new(o, "cond_drop", jf(c->cond_drop));
     json_object_set_new(o, "num_train_timesteps", json_integer(c->sched.num_train_timesteps));
     json_object_set_new(o, "beta_schedule", json_string(beta_names[c->sched.beta_schedule]));
-    json_object_set_new(o, "beta_start", json_real(c->sched.beta_start));
-    json_object_set_new(o, "beta_end", json_real(c->sched.beta_end));
+    json_object_set_new(o, "beta_start", jf(c->sched.beta_start));
+    json_object_set_new(o, "beta_end", jf(c->sched.beta_end));
     json_object_set_new(o, "prediction_type", json_string(pred_names[c->sched.prediction]));
     if (u) {
         char *ut = gd_unet_config_dumps(u);

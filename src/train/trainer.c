@@ -275,3 +275,48 @@ done:
     gd_st_close(&st);
     return s;
 }
+
+gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cfg, int steps,
+                            uint64_t seed, float *x, gd_error *err) {
+    GD_ASSERT(t && n > 0 && steps > 0 && x);
+    const gd_dataset *d = t->d;
+    gd_graph *g = gd_graph_new();
+    gd_unet_io io = gd_unet_declare(g, &t->u, n, d->h, d->w);
+    float *cond = NULL, *null = NULL;
+    gd_status s = gd_graph_plan(g, err);
+    if (s) goto done;
+    size_t P;
+    float *p = gd_graph_params(g, &P);
+    GD_ASSERT(P == t->P);
+    memcpy(p, t->ema, sizeof(float) * P);
+    if (io.cls >= 0) {
+        cond = malloc(sizeof(float) * (size_t)n);
+        null = malloc(sizeof(float) * (size_t)n);
+        if (!cond || !null) {
+            s = gd_error_set(err, GD_ERR_NOMEM, "sampling: out of memory");
+            goto done;
+        }
+        for (int i = 0; i < n; i++) {
+            int k = cls ? cls[i] : (int)((int64_t)i * d->n_classes / n);
+            GD_ASSERT(k >= 0 && k < d->n_classes);
+            cond[i] = (float)k;
+            null[i] = (float)t->null_class;
+        }
+    }
+    gd_sampler_config sc = gd_sampler_defaults(GD_SAMPLER_DDIM);
+    sc.prediction = t->c.sched.prediction;
+    sc.steps = steps;
+    sc.clip_sample = t->c.sched.clip_sample;
+    sc.clip_range = t->c.sched.clip_sample_range;
+    gd_guidance guide = {cfg, 0.0f};
+    gd_rng r;
+    gd_rng_seed(&r, seed);
+    s = gd_unet_sample(g, &io, &sc, &t->sched, cond, null, &guide, x, &r, err);
+done:
+    free(cond);
+    free(null);
+    gd_graph_free(g);
+    return s;
+}
+
+void gd_trainer_poison(gd_trainer *t) { gd_graph_params(t->g, NULL)[0] = NAN; }

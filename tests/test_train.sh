@@ -1,0 +1,87 @@
+#!/bin/sh
+# test_train.sh - `gmmdiff train` end to end on a tiny model: a run directory that describes
+# itself; 200 steps equal 100 + resume 100 byte for byte; SIGKILL at random moments never leaves
+# a checkpoint that does not load, and resuming reaches the uninterrupted run's weights; a NaN
+# loss stops cleanly keeping the last checkpoint; bad flags are refused; a trained run samples.
+# Usage: test_train.sh GMMDIFF
+set -u
+G=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+expect() { # expect CODE PATTERN LABEL -- command...
+    code=$1 pat=$2 label=$3
+    shift 4
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -eq "$code" ] && { [ -z "$pat" ] || printf '%s' "$out" | grep -q -- "$pat"; }; then ok; else
+        bad "$label (exit $rc, wanted $code; output: $out)"; fi
+}
+same() { # same FILE1 FILE2 LABEL
+    if cmp -s "$1" "$2"; then ok; else bad "$3: $1 and $2 differ"; fi
+}
+
+F="--threads 1 --batch 8 --n-data 400 --channels 8,16,16 --progress none --sample-every 0 --warmup 20 --log-every 10"
+
+# a whole run, and the same run stopped at 100 and resumed
+expect 0 "trained" "train 200 steps" -- "$G" train --out "$T/a" $F --steps 200 --ckpt-every 50
+for f in run.json model/config.json model/diffusion_pytorch_model.safetensors \
+    model/scheduler_config.json state.safetensors metrics.jsonl; do
+    [ -s "$T/a/$f" ] && ok || bad "run directory has $f"
+done
+ls "$T"/a/tb/events.out.tfevents.* >/dev/null 2>&1 && ok || bad "run directory has a TensorBoard event file"
+[ "$(wc -l < "$T/a/metrics.jsonl")" -eq 20 ] && ok || bad "metrics.jsonl has one line per 10 steps"
+expect 0 "at step 100" "train to 100 of 200" -- "$G" train --out "$T/b" $F --steps 200 --stop-at 100 --ckpt-every 50
+expect 0 "trained" "resume to 200" -- "$G" train --resume "$T/b" --threads 1 --progress none --sample-every 0
+same "$T/a/state.safetensors" "$T/b/state.safetensors" "200 steps vs 100 + resume 100 (state)"
+same "$T/a/model/diffusion_pytorch_model.safetensors" "$T/b/model/diffusion_pytorch_model.safetensors" \
+    "200 steps vs 100 + resume 100 (EMA model)"
+same "$T/a/metrics.jsonl" "$T/a/metrics.jsonl" "metrics"
+[ "$(wc -l < "$T/b/metrics.jsonl")" -eq 20 ] && ok || bad "resumed metrics.jsonl has no duplicate lines"
+
+# SIGKILL at several moments: the last checkpoint always loads, and resuming from it ends with
+# exactly the uninterrupted run's weights
+for delay in 0.4 1.1 1.9 2.8; do
+    rm -rf "$T/k"
+    "$G" train --out "$T/k" $F --steps 200 --ckpt-every 7 >/dev/null 2>&1 &
+    pid=$!
+    sleep $delay
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    if [ ! -e "$T/k/run.json" ]; then ok; continue; fi # killed before it began
+    expect 0 "trained" "resume after SIGKILL at ${delay}s" -- \
+        "$G" train --resume "$T/k" --threads 1 --progress none --sample-every 0
+    same "$T/a/state.safetensors" "$T/k/state.safetensors" "SIGKILL at ${delay}s, resumed"
+done
+
+# a NaN loss stops the run with a message and keeps the last checkpoint
+expect 1 "loss is nan.*last checkpoint (step 20) is kept" "NaN loss" -- \
+    env GMMDIFF_FAULT_NAN_STEP=27 "$G" train --out "$T/n" $F --steps 50 --ckpt-every 10
+expect 0 "trained" "resume after the NaN stop" -- "$G" train --resume "$T/n" --threads 1 --progress none --sample-every 0
+
+# bad flags and bad runs
+expect 2 "unknown or incomplete flag '--bogus'" "bad flag" -- "$G" train --out "$T/x" --bogus
+expect 2 "is not none or class" "bad --cond" -- "$G" train --out "$T/x" --cond pixels
+expect 2 "is not a number" "bad --lr" -- "$G" train --out "$T/x" --lr fast
+expect 2 "not an integer" "bad --steps" -- "$G" train --out "$T/x" --steps -5
+expect 2 "give --out" "no --out" -- "$G" train --steps 5
+expect 1 "already holds a run" "existing run" -- "$G" train --out "$T/a" $F --steps 5
+expect 1 "no run to resume" "resume nothing" -- "$G" train --resume "$T/nothing"
+expect 2 "only --steps" "resume with other flags" -- "$G" train --resume "$T/a" --lr 0.1
+expect 2 "is not a list" "bad --channels" -- "$G" train --out "$T/x" --channels 8,,16
+expect 1 "only 'shapes'" "unknown data" -- "$G" train --out "$T/x2" --data nowhere --steps 5
+printf '{"seed": "0", "steps": 5' > "$T/badrun.json"
+mkdir -p "$T/br" && cp "$T/badrun.json" "$T/br/run.json"
+expect 1 "br/run.json: not a JSON object" "corrupt run.json" -- "$G" train --resume "$T/br"
+head -c 1000 "$T/a/state.safetensors" > "$T/trunc" && mkdir -p "$T/c" && cp -r "$T/a/run.json" "$T/a/model" "$T/c/" \
+    && cp "$T/trunc" "$T/c/state.safetensors"
+expect 1 "state.safetensors" "truncated state" -- "$G" train --resume "$T/c" --steps 300
+
+# the trained run samples with its classes and guidance
+expect 0 "wrote" "sample a trained run" -- "$G" sample --model "$T/a/model" --n 4 --steps 5 \
+    --class 3 --cfg 2 --null-class 48 --out "$T/s.png"
+echo "test_train: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,50 @@
+/* data_source.c - the command line's data sets: "shapes", "fashion-mnist" or a folder, with the
+ * options that make them, as stored in a run's run.json so a resumed run reopens the same data. */
+#include "cli.h"
+#include "gmmdiff/shapes.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void gd_cli_data_default(gd_cli_data *s) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->source, sizeof s->source, "shapes");
+    s->size = GD_SHAPES_DEFAULT_SIZE;
+    s->n = 20000;
+    s->seed = 1;
+}
+
+gd_status gd_cli_data_open(gd_dataset *d, const gd_cli_data *s, gd_error *err) {
+    if (!strcmp(s->source, "shapes")) {
+        if (!gd_shapes_size_ok(s->size))
+            return gd_error_set(err, GD_ERR_ARG, "shapes: --image-size must be 16, 28 or 32");
+        return gd_shapes_make(d, s->size, s->n, s->seed, GD_SHAPES_TRAIN, err);
+    }
+    return gd_error_set(err, GD_ERR_ARG, "data set '%s': only 'shapes' is available in this "
+                        "version", s->source);
+}
+
+json_t *gd_cli_data_json(const gd_cli_data *s) {
+    return json_pack("{s:s, s:i, s:i, s:I, s:i}", "source", s->source, "image_size", s->size,
+                     "n", s->n, "seed", (json_int_t)s->seed, "limit", s->limit);
+}
+
+gd_status gd_cli_data_from_json(gd_cli_data *s, const json_t *o, const char *what,
+                                gd_error *err) {
+    json_t *src = json_object_get(o, "source"), *sz = json_object_get(o, "image_size");
+    json_t *n = json_object_get(o, "n"), *seed = json_object_get(o, "seed");
+    json_t *lim = json_object_get(o, "limit");
+    if (!json_is_string(src) || strlen(json_string_value(src)) >= sizeof s->source ||
+        !json_is_integer(sz) || !json_is_integer(n) || !json_is_integer(seed) ||
+        !json_is_integer(lim))
+        return gd_error_set(err, GD_ERR_FORMAT, "%s: 'data_source' needs source, image_size, n, "
+                            "seed and limit", what);
+    snprintf(s->source, sizeof s->source, "%s", json_string_value(src));
+    s->size = (int)json_integer_value(sz);
+    s->n = (int)json_integer_value(n);
+    s->seed = (uint64_t)json_integer_value(seed);
+    s->limit = (int)json_integer_value(lim);
+    return GD_OK;
+}

@@ -1,0 +1,30 @@
+/* eval_shapes.h - the judge's scores of a class-conditioned shapes model (used by the demo). */
+#ifndef GMMDIFF_EVAL_SHAPES_H
+#define GMMDIFF_EVAL_SHAPES_H
+
+#include "gmmdiff/shapes.h"
+#include "gmmdiff/unet.h"
+
+typedef struct gd_eval_shapes_opts {
+    int per_class;   /* samples per trained combination */
+    int steps;       /* DDIM steps */
+    float cfg;       /* classifier-free guidance scale (1: off) */
+    uint64_t seed;
+    const char *grid; /* PNG of every sample, NULL: none */
+} gd_eval_shapes_opts;
+
+typedef struct gd_eval_shapes_result {
+    int n, n_combos;
+    gd_shapes_summary summary;
+} gd_eval_shapes_result;
+
+/* samples run_dir/model per trained combination, judges every sample against its intended
+ * combination */
+gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
+                         gd_eval_shapes_result *res, gd_error *err);
+/* a one-page Markdown summary of the result */
+gd_status gd_eval_shapes_write_md(const char *path, const char *title,
+                                  const gd_eval_shapes_opts *o, const gd_eval_shapes_result *r,
+                                  const char *extra, gd_error *err);
+
+#endif

@@ -1,0 +1,236 @@
+/* train_run.c - the run directory of `gmmdiff train` and its loop: steps, metrics, progress,
+ * checkpoints, sample grids, clean stops (see train_run.h). */
+#include "train_run.h"
+#include "gmmdiff/image.h"
+#include "gmmdiff/metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+gd_train_run_opts gd_train_run_defaults(void) {
+    gd_train_run_opts o = {250, -1, 10, 16, 50, GD_PROGRESS_AUTO, NULL, 0, 0};
+    return o;
+}
+
+gd_status gd_progress_mode_parse(const char *s, gd_progress_mode *out) {
+    const char *names[] = {"auto", "bar", "plain", "none"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) {
+            *out = (gd_progress_mode)i;
+            return GD_OK;
+        }
+    return GD_ERR_ARG;
+}
+
+static int exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+gd_status gd_train_run_create(const char *dir, const gd_train_config *c, const gd_cli_data *ds,
+                              const gd_unet_config *u, const gd_dataset *d, gd_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    if (exists(path))
+        return gd_error_set(err, GD_ERR_ARG, "%s already holds a run: continue it with --resume "
+                            "%s, or choose another --out", dir, dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return gd_error_set(err, GD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+    gd_status s = gd_unet_config_validate(u, "the model configuration", err);
+    if (s) return s;
+    char *text = gd_train_config_json(c, u, d);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!o) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
+    json_object_set_new(o, "data_source", gd_cli_data_json(ds));
+    text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(o);
+    if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
+    const void *parts[2] = {text, "\n"};
+    size_t sizes[2] = {strlen(text), 1};
+    s = gd_write_file_atomic(path, parts, sizes, 2, err);
+    free(text);
+    return s;
+}
+
+gd_status gd_train_run_read(const char *dir, gd_train_config *c, gd_cli_data *ds,
+                            gd_unet_config *u, gd_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return exists(path) ? gd_error_set(err, GD_ERR_FORMAT, "%s: not a JSON object (%s)", path,
+                                           je.text)
+                            : gd_error_set(err, GD_ERR_IO, "%s: cannot open: no run to resume "
+                                           "there", path);
+    }
+    gd_status s = GD_OK;
+    json_t *src = json_object_get(o, "data_source");
+    json_object_del(o, "unet"); /* the model's own config.json is authoritative */
+    json_object_del(o, "data");
+    if (!src) s = gd_error_set(err, GD_ERR_FORMAT, "%s: 'data_source' is missing", path);
+    else s = gd_cli_data_from_json(ds, src, path, err);
+    if (!s) {
+        json_incref(src);
+        json_object_del(o, "data_source");
+        char *text = json_dumps(o, 0);
+        s = text ? gd_train_config_from_json(c, text, path, err)
+                 : gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
+        free(text);
+        json_decref(src);
+    }
+    json_decref(o);
+    if (s) return s;
+    snprintf(path, sizeof path, "%s/model/config.json", dir);
+    return gd_unet_config_load(u, path, err);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* the progress line: redrawn on a terminal, a plain line every log interval otherwise */
+static void progress(gd_progress_mode mode, int64_t step, int total, double its, float loss,
+                     int final) {
+    if (mode == GD_PROGRESS_NONE) return;
+    double eta = its > 0 ? (total - step) / its : 0;
+    int em = (int)(eta / 60), es = (int)eta % 60;
+    if (mode == GD_PROGRESS_BAR) {
+        char bar[31];
+        int fill = (int)(30.0 * step / total);
+        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+        bar[30] = 0;
+        fprintf(stderr, "\rstep %lld/%d [%s] %.2f it/s ETA %02d:%02d loss %.4f ",
+                (long long)step, total, bar, its, em, es, (double)loss);
+        if (final) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "step %lld/%d  %.2f it/s  ETA %02d:%02d  loss %.4f\n", (long long)step,
+                total, its, em, es, (double)loss);
+    }
+    fflush(stderr);
+}
+
+static gd_status write_grid(const gd_trainer *t, const gd_dataset *d, const char *dir,
+                            const gd_train_run_opts *o, gd_error *err) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/samples", dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return gd_error_set(err, GD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    int n = o->n_samples;
+    float *x = malloc(sizeof(float) * (size_t)n * d->c * d->h * d->w);
+    if (!x) return gd_error_set(err, GD_ERR_NOMEM, "sampling: out of memory");
+    gd_status s = gd_trainer_sample(t, n, NULL, 1.0f, o->sample_steps, 1234, x, err);
+    snprintf(path, sizeof path, "%s/samples/step_%06lld.png", dir,
+             (long long)gd_trainer_steps_done(t));
+    if (!s) s = gd_png_write_grid(path, x, n, d->c, d->h, d->w, (int)ceil(sqrt((double)n)), err);
+    free(x);
+    return s;
+}
+
+int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config *u,
+                 const gd_dataset *d, int resume, const gd_train_run_opts *o, gd_error *err) {
+    gd_trainer *t = NULL;
+    gd_metrics *m = NULL;
+    int rc = 1;
+    gd_progress_mode mode = o->progress;
+    if (mode == GD_PROGRESS_AUTO) mode = isatty(fileno(stderr)) ? GD_PROGRESS_BAR : GD_PROGRESS_PLAIN;
+    if (gd_trainer_new(&t, c, u, d, err)) goto done;
+    char state[4200];
+    snprintf(state, sizeof state, "%s/state.safetensors", dir);
+    if (resume && exists(state)) {
+        if (gd_trainer_resume(t, dir, err)) goto done;
+        if (gd_metrics_truncate_after(dir, gd_trainer_steps_done(t), err)) goto done;
+    } else if (gd_trainer_save(t, dir, err)) {
+        goto done;
+    }
+    if (gd_metrics_open(&m, dir, resume, err)) goto done;
+    int64_t start = gd_trainer_steps_done(t), last_ckpt = start;
+    if (mode != GD_PROGRESS_NONE && start > 0)
+        fprintf(stderr, "resuming %s at step %lld of %d\n", dir, (long long)start, c->steps);
+    double t0 = now_s(), t_log = t0, loss_sum = 0, its = 0;
+    int64_t n_log = 0, s_log = start;
+    float loss = 0, gnorm = 0;
+    rc = 0;
+    /* GMMDIFF_FAULT_NAN_STEP=N (tests): a NaN parameter before step N */
+    const char *fault = getenv("GMMDIFF_FAULT_NAN_STEP");
+    int64_t nan_step = fault ? atoll(fault) : -1;
+    while (gd_trainer_steps_done(t) < c->steps) {
+        float lr = gd_trainer_lr(t);
+        if (gd_trainer_steps_done(t) + 1 == nan_step) gd_trainer_poison(t);
+        if (gd_trainer_step(t, &loss, &gnorm, err)) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            gd_error_set(err, err->status, "%.400s; the last checkpoint (step %lld) is kept",
+                         msg, (long long)last_ckpt);
+            rc = 1;
+            break;
+        }
+        int64_t step = gd_trainer_steps_done(t);
+        loss_sum += loss;
+        n_log++;
+        int last = step == c->steps, stop = o->stop_flag && *o->stop_flag;
+        int halt = !last && o->stop_at > 0 && step >= o->stop_at;
+        if (step % o->log_every == 0 || last || stop || halt) {
+            double now = now_s();
+            its = (step - s_log) / (now - t_log > 1e-9 ? now - t_log : 1e-9);
+            const char *names[5] = {"loss", "lr", "grad_norm", "it_per_s", "elapsed_s"};
+            double vals[5] = {loss_sum / n_log, lr, gnorm, its, now - t0};
+            if (gd_metrics_log(m, step, names, vals, 5, err)) {
+                rc = 1;
+                break;
+            }
+            progress(mode, step, c->steps, its, (float)(loss_sum / n_log), last || stop || halt);
+            loss_sum = 0;
+            n_log = 0;
+            t_log = now;
+            s_log = step;
+        }
+        if (step % o->ckpt_every == 0 || last || stop || halt) {
+            if (gd_trainer_save(t, dir, err)) {
+                rc = 1;
+                break;
+            }
+            last_ckpt = step;
+        }
+        int sample_every = o->sample_every < 0 ? o->ckpt_every : o->sample_every;
+        if (sample_every > 0 && (step % sample_every == 0 || last)) {
+            if (write_grid(t, d, dir, o, err)) {
+                rc = 1;
+                break;
+            }
+        }
+        if (stop) {
+            fprintf(stderr, "stopped by signal %d at step %lld; checkpoint written, continue "
+                            "with: gmmdiff train --resume %s\n", (int)*o->stop_flag,
+                    (long long)step, dir);
+            rc = 130;
+            break;
+        }
+        if (halt) {
+            if (!o->quiet)
+                printf("stopped %s at step %lld of %d (--stop-at); continue with: gmmdiff train "
+                       "--resume %s\n", dir, (long long)step, c->steps, dir);
+            rc = 2;
+            break;
+        }
+    }
+    if (rc == 0 && !o->quiet)
+        printf("trained %s to step %lld (%.1f s); model in %s/model\n", dir,
+               (long long)gd_trainer_steps_done(t), now_s() - t0, dir);
+    if (rc == 1 && mode == GD_PROGRESS_BAR) fputc('\n', stderr);
+    if (rc == 2) rc = 0; /* --stop-at reached */
+done:
+    gd_metrics_close(m);
+    gd_trainer_free(t);
+    return rc;
+}
