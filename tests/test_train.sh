@@ -72,7 +72,7 @@ expect 1 "already holds a run" "existing run" -- "$G" train --out "$T/a" $F --st
 expect 1 "no run to resume" "resume nothing" -- "$G" train --resume "$T/nothing"
 expect 2 "only --steps" "resume with other flags" -- "$G" train --resume "$T/a" --lr 0.1
 expect 2 "is not a list" "bad --channels" -- "$G" train --out "$T/x" --channels 8,,16
-expect 1 "only 'shapes'" "unknown data" -- "$G" train --out "$T/x2" --data nowhere --steps 5
+expect 1 "is not shapes, fashion-mnist, celeba or" "unknown data" -- "$G" train --out "$T/x2" --data nowhere --steps 5
 printf '{"seed": "0", "steps": 5' > "$T/badrun.json"
 mkdir -p "$T/br" && cp "$T/badrun.json" "$T/br/run.json"
 expect 1 "br/run.json: not a JSON object" "corrupt run.json" -- "$G" train --resume "$T/br"

@@ -13,8 +13,10 @@ int gd_cmd_demo(int argc, char **argv);
 #include "gmmdiff/data.h"
 #include <jansson.h>
 typedef struct gd_cli_data {
-    char source[1024]; /* shapes, fashion-mnist, or a folder of PNGs with attributes.csv */
-    int size;          /* shapes: image side */
+    char source[1024]; /* shapes, fashion-mnist, celeba, or a folder of PNGs with attributes.csv */
+    char dir[1024];    /* fashion-mnist (default: Debian's path), celeba: the files' folder */
+    int size;          /* shapes, celeba: image side */
+    int channels;      /* a folder: 1 (grey) or 3 (RGB) */
     int n;             /* shapes: items generated */
     uint64_t seed;     /* shapes: the data set's seed */
     int limit;         /* fashion-mnist / folder: at most this many items (0: all) */

@@ -19,9 +19,12 @@ static void train_help(void) {
         "usage: gmmdiff train --out DIR [options]        a new run\n"
         "       gmmdiff train --resume DIR [--steps N]   continue a run from its last checkpoint\n"
         "data:\n"
-        "  --data NAME        shapes (built in, default) | fashion-mnist | a folder of PNGs with\n"
-        "                     attributes.csv\n"
-        "  --image-size S     shapes: image side, 16, 28 or 32 (default 16)\n"
+        "  --data NAME        shapes (built in, default) | fashion-mnist | celeba | a folder of\n"
+        "                     PNGs with attributes.csv (docs/DATA.md)\n"
+        "  --data-dir DIR     fashion-mnist: the IDX files (default " "/usr/share/datasets/fashion-mnist)\n"
+        "                     celeba: the folder holding img_align_celeba/ and list_attr_celeba.txt\n"
+        "  --image-size S     shapes: image side, 16, 28 or 32 (default 16); celeba: any (64)\n"
+        "  --rgb              a folder: read the PNGs as RGB (default grey)\n"
         "  --n-data N         shapes: items generated (default 20000)\n"
         "  --data-seed S      shapes: the data set's seed (default 1)\n"
         "  --limit N          fashion-mnist / folder: use at most N items (default all)\n"
@@ -85,7 +88,7 @@ int gd_cmd_train(int argc, char **argv) {
     gd_cli_data_default(&ds);
     gd_train_run_opts ro = gd_train_run_defaults();
     const char *out = NULL, *resume = NULL, *unet_path = NULL, *channels = NULL;
-    int lpb = 1, steps_given = 0, other_given = 0, threads = 0;
+    int lpb = 1, steps_given = 0, other_given = 0, threads = 0, size_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1, other = 1;
@@ -93,7 +96,9 @@ int gd_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--out") && v) { out = v; other = 0; }
         else if (!strcmp(a, "--resume") && v) { resume = v; other = 0; }
         else if (!strcmp(a, "--data") && v) snprintf(ds.source, sizeof ds.source, "%s", v);
-        else if (!strcmp(a, "--image-size")) ds.size = gd_cli_int(a, v, 1, 1024);
+        else if (!strcmp(a, "--image-size")) { ds.size = gd_cli_int(a, v, 1, 1024); size_given = 1; }
+        else if (!strcmp(a, "--data-dir") && v) snprintf(ds.dir, sizeof ds.dir, "%s", v);
+        else if (!strcmp(a, "--rgb")) { ds.channels = 3; takes = 0; }
         else if (!strcmp(a, "--n-data")) ds.n = gd_cli_int(a, v, 1, 10000000);
         else if (!strcmp(a, "--data-seed")) ds.seed = (uint64_t)gd_cli_int(a, v, 0, 2147483647);
         else if (!strcmp(a, "--limit")) ds.limit = gd_cli_int(a, v, 0, 100000000);
@@ -138,7 +143,7 @@ int gd_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--log-every")) { ro.log_every = gd_cli_int(a, v, 1, 100000000); other = 0; }
         else if (!strcmp(a, "--threads")) { threads = gd_cli_int(a, v, 1, 1024); other = 0; }
         else if (!strcmp(a, "--progress") && v) {
-            if (gd_progress_mode_parse(v, &ro.progress)) {
+            if (gd_run_progress_parse(v, &ro.progress)) {
                 fprintf(stderr, "gmmdiff train: --progress: '%s' is not auto, bar, plain or none\n", v);
                 return 2;
             }
@@ -161,6 +166,7 @@ int gd_cmd_train(int argc, char **argv) {
         return 2;
     }
     if (ro.sample_every < 0) ro.sample_every = ro.ckpt_every;
+    if (!strcmp(ds.source, "celeba") && !size_given) ds.size = 64;
     gd_set_num_threads(threads);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

@@ -1,6 +1,7 @@
 /* data_source.c - the command line's data sets: "shapes", "fashion-mnist" or a folder, with the
  * options that make them, as stored in a run's run.json so a resumed run reopens the same data. */
 #include "cli.h"
+#include "gmmdiff/readers.h"
 #include "gmmdiff/shapes.h"
 
 #include <jansson.h>
@@ -14,6 +15,7 @@ void gd_cli_data_default(gd_cli_data *s) {
     s->size = GD_SHAPES_DEFAULT_SIZE;
     s->n = 20000;
     s->seed = 1;
+    s->channels = 1;
 }
 
 gd_status gd_cli_data_open(gd_dataset *d, const gd_cli_data *s, gd_error *err) {
@@ -22,29 +24,54 @@ gd_status gd_cli_data_open(gd_dataset *d, const gd_cli_data *s, gd_error *err) {
             return gd_error_set(err, GD_ERR_ARG, "shapes: --image-size must be 16, 28 or 32");
         return gd_shapes_make(d, s->size, s->n, s->seed, GD_SHAPES_TRAIN, err);
     }
-    return gd_error_set(err, GD_ERR_ARG, "data set '%s': only 'shapes' is available in this "
-                        "version", s->source);
+    if (!strcmp(s->source, "fashion-mnist")) {
+        const char *dir = s->dir[0] ? s->dir : GD_FASHION_DIR;
+        struct stat sb;
+        if (stat(dir, &sb) != 0)
+            return gd_error_set(err, GD_ERR_IO, "%s: not found; install Debian's package "
+                                "dataset-fashion-mnist, or give --data-dir", dir);
+        return gd_fashion_load(d, dir, 1, s->limit, err);
+    }
+    if (!strcmp(s->source, "celeba")) {
+        if (!s->dir[0])
+            return gd_error_set(err, GD_ERR_ARG, "celeba: --data-dir must name the folder holding "
+                                "img_align_celeba/ and list_attr_celeba.txt");
+        return gd_celeba_load(d, s->dir, 0, s->size, s->limit, err);
+    }
+    struct stat sb;
+    if (stat(s->source, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        gd_status st = gd_folder_load(d, s->source, NULL, s->channels, err);
+        if (!st && s->limit > 0 && s->limit < d->n) d->n = s->limit;
+        return st;
+    }
+    return gd_error_set(err, GD_ERR_ARG, "--data: '%s' is not shapes, fashion-mnist, celeba or "
+                        "a folder", s->source);
 }
 
 json_t *gd_cli_data_json(const gd_cli_data *s) {
-    return json_pack("{s:s, s:i, s:i, s:I, s:i}", "source", s->source, "image_size", s->size,
-                     "n", s->n, "seed", (json_int_t)s->seed, "limit", s->limit);
+    return json_pack("{s:s, s:s, s:i, s:i, s:I, s:i, s:i}", "source", s->source, "dir", s->dir,
+                     "image_size", s->size, "n", s->n, "seed", (json_int_t)s->seed, "limit",
+                     s->limit, "channels", s->channels);
 }
 
 gd_status gd_cli_data_from_json(gd_cli_data *s, const json_t *o, const char *what,
                                 gd_error *err) {
     json_t *src = json_object_get(o, "source"), *sz = json_object_get(o, "image_size");
     json_t *n = json_object_get(o, "n"), *seed = json_object_get(o, "seed");
-    json_t *lim = json_object_get(o, "limit");
+    json_t *lim = json_object_get(o, "limit"), *dir = json_object_get(o, "dir");
+    json_t *ch = json_object_get(o, "channels");
     if (!json_is_string(src) || strlen(json_string_value(src)) >= sizeof s->source ||
         !json_is_integer(sz) || !json_is_integer(n) || !json_is_integer(seed) ||
-        !json_is_integer(lim))
-        return gd_error_set(err, GD_ERR_FORMAT, "%s: 'data_source' needs source, image_size, n, "
-                            "seed and limit", what);
+        !json_is_integer(lim) || !json_is_string(dir) || !json_is_integer(ch) ||
+        strlen(json_string_value(dir)) >= sizeof s->dir)
+        return gd_error_set(err, GD_ERR_FORMAT, "%s: 'data_source' needs source, dir, image_size, "
+                            "n, seed, limit and channels", what);
     snprintf(s->source, sizeof s->source, "%s", json_string_value(src));
     s->size = (int)json_integer_value(sz);
     s->n = (int)json_integer_value(n);
     s->seed = (uint64_t)json_integer_value(seed);
     s->limit = (int)json_integer_value(lim);
+    snprintf(s->dir, sizeof s->dir, "%s", json_string_value(dir));
+    s->channels = (int)json_integer_value(ch);
     return GD_OK;
 }

@@ -3,6 +3,7 @@
 #include "train_run.h"
 #include "gmmdiff/image.h"
 #include "gmmdiff/metrics.h"
+#include "gmmdiff/progress.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,15 +15,15 @@
 #include <unistd.h>
 
 gd_train_run_opts gd_train_run_defaults(void) {
-    gd_train_run_opts o = {250, -1, 10, 16, 50, GD_PROGRESS_AUTO, NULL, 0, 0};
+    gd_train_run_opts o = {250, -1, 10, 16, 50, GD_RUN_PROGRESS_AUTO, NULL, 0, 0};
     return o;
 }
 
-gd_status gd_progress_mode_parse(const char *s, gd_progress_mode *out) {
+gd_status gd_run_progress_parse(const char *s, gd_run_progress *out) {
     const char *names[] = {"auto", "bar", "plain", "none"};
     for (int i = 0; i < 4; i++)
         if (!strcmp(s, names[i])) {
-            *out = (gd_progress_mode)i;
+            *out = (gd_run_progress)i;
             return GD_OK;
         }
     return GD_ERR_ARG;
@@ -99,27 +100,6 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* the progress line: redrawn on a terminal, a plain line every log interval otherwise */
-static void progress(gd_progress_mode mode, int64_t step, int total, double its, float loss,
-                     int final) {
-    if (mode == GD_PROGRESS_NONE) return;
-    double eta = its > 0 ? (total - step) / its : 0;
-    int em = (int)(eta / 60), es = (int)eta % 60;
-    if (mode == GD_PROGRESS_BAR) {
-        char bar[31];
-        int fill = (int)(30.0 * step / total);
-        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-        bar[30] = 0;
-        fprintf(stderr, "\rstep %lld/%d [%s] %.2f it/s ETA %02d:%02d loss %.4f ",
-                (long long)step, total, bar, its, em, es, (double)loss);
-        if (final) fputc('\n', stderr);
-    } else {
-        fprintf(stderr, "step %lld/%d  %.2f it/s  ETA %02d:%02d  loss %.4f\n", (long long)step,
-                total, its, em, es, (double)loss);
-    }
-    fflush(stderr);
-}
-
 static gd_status write_grid(const gd_trainer *t, const gd_dataset *d, const char *dir,
                             const gd_train_run_opts *o, gd_error *err) {
     char path[4300];
@@ -142,8 +122,9 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
     gd_trainer *t = NULL;
     gd_metrics *m = NULL;
     int rc = 1;
-    gd_progress_mode mode = o->progress;
-    if (mode == GD_PROGRESS_AUTO) mode = isatty(fileno(stderr)) ? GD_PROGRESS_BAR : GD_PROGRESS_PLAIN;
+    gd_run_progress mode = o->progress;
+    gd_progress pr;
+    int pr_on = 0;
     if (gd_trainer_new(&t, c, u, d, err)) goto done;
     char state[4200];
     snprintf(state, sizeof state, "%s/state.safetensors", dir);
@@ -155,8 +136,14 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
     }
     if (gd_metrics_open(&m, dir, resume, err)) goto done;
     int64_t start = gd_trainer_steps_done(t), last_ckpt = start;
-    if (mode != GD_PROGRESS_NONE && start > 0)
+    if (mode != GD_RUN_PROGRESS_NONE && start > 0)
         fprintf(stderr, "resuming %s at step %lld of %d\n", dir, (long long)start, c->steps);
+    if (mode != GD_RUN_PROGRESS_NONE) {
+        gd_progress_begin(&pr, stderr, c->steps, start,
+                          mode == GD_RUN_PROGRESS_AUTO ? GD_PROGRESS_AUTO
+                                                       : mode == GD_RUN_PROGRESS_BAR);
+        pr_on = 1;
+    }
     double t0 = now_s(), t_log = t0, loss_sum = 0, its = 0;
     int64_t n_log = 0, s_log = start;
     float loss = 0, gnorm = 0;
@@ -178,6 +165,11 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
         int64_t step = gd_trainer_steps_done(t);
         loss_sum += loss;
         n_log++;
+        if (pr_on) {
+            char extra[48];
+            snprintf(extra, sizeof extra, "lr %.2g", (double)lr);
+            gd_progress_update(&pr, step, loss, extra);
+        }
         int last = step == c->steps, stop = o->stop_flag && *o->stop_flag;
         int halt = !last && o->stop_at > 0 && step >= o->stop_at;
         if (step % o->log_every == 0 || last || stop || halt) {
@@ -189,7 +181,6 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
                 rc = 1;
                 break;
             }
-            progress(mode, step, c->steps, its, (float)(loss_sum / n_log), last || stop || halt);
             loss_sum = 0;
             n_log = 0;
             t_log = now;
@@ -224,10 +215,10 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
             break;
         }
     }
+    if (pr_on) gd_progress_end(&pr);
     if (rc == 0 && !o->quiet)
         printf("trained %s to step %lld (%.1f s); model in %s/model\n", dir,
                (long long)gd_trainer_steps_done(t), now_s() - t0, dir);
-    if (rc == 1 && mode == GD_PROGRESS_BAR) fputc('\n', stderr);
     if (rc == 2) rc = 0; /* --stop-at reached */
 done:
     gd_metrics_close(m);

@@ -8,9 +8,9 @@
 #include "cli.h"
 #include "gmmdiff/train.h"
 
-typedef enum gd_progress_mode { GD_PROGRESS_AUTO, GD_PROGRESS_BAR, GD_PROGRESS_PLAIN,
-                                GD_PROGRESS_NONE } gd_progress_mode;
-gd_status gd_progress_mode_parse(const char *s, gd_progress_mode *out);
+typedef enum gd_run_progress { GD_RUN_PROGRESS_AUTO, GD_RUN_PROGRESS_BAR, GD_RUN_PROGRESS_PLAIN,
+                                GD_RUN_PROGRESS_NONE } gd_run_progress;
+gd_status gd_run_progress_parse(const char *s, gd_run_progress *out);
 
 typedef struct gd_train_run_opts {
     int ckpt_every;      /* checkpoint every N steps (and at the end) */
@@ -18,7 +18,7 @@ typedef struct gd_train_run_opts {
     int log_every;       /* metrics line every N steps */
     int n_samples;       /* images in a sample grid */
     int sample_steps;    /* DDIM steps of a sample grid */
-    gd_progress_mode progress;
+    gd_run_progress progress;
     volatile sig_atomic_t *stop_flag; /* set by a signal: checkpoint and stop */
     int quiet;           /* no closing line */
     int stop_at;         /* > 0: checkpoint and stop after this step (the schedule still runs

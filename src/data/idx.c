@@ -131,7 +131,7 @@ gd_status gd_fashion_load(gd_dataset *d, const char *dir, int train, int limit, 
     snprintf(lname, sizeof lname, "%s-labels-idx1-ubyte", split);
     gzFile gi = NULL, gl = NULL;
     unsigned char *pix = NULL, *lab = NULL;
-    uint32_t idims[3], ldims[1];
+    uint32_t idims[3] = {0, 0, 0}, ldims[1] = {0};
     gd_status s;
     if ((s = idx_open(&gi, ipath, dir, iname, err))) goto done;
     if ((s = idx_header(gi, ipath, IDX_MAGIC_IMAGES, 3, idims, err))) goto done;
