@@ -8,6 +8,7 @@ int gd_cmd_forward(int argc, char **argv);
 int gd_cmd_sample(int argc, char **argv);
 int gd_cmd_train(int argc, char **argv);
 int gd_cmd_demo(int argc, char **argv);
+int gd_cmd_gmm(int argc, char **argv);
 
 /* the data set of a run, as flags give it and run.json stores it */
 #include "gmmdiff/data.h"

@@ -19,12 +19,13 @@ static void usage(FILE *f) {
             "  demo         train a class-conditioned model on the built-in shapes data and judge it\n"
             "  init         a new, randomly initialised UNet2DModel directory from a config\n"
             "  forward      one denoiser evaluation on a batch (.npy in and out)\n"
+            "  gmm          fit, score, predict with and sample from Gaussian mixtures (EM)\n"
             "  sample       draw samples from a model into a PNG grid\n"
             "  train        train a denoiser on a data set into a resumable run directory\n"
             "  version      print the version\n"
             "  help         this text; `gmmdiff <command> --help` for a command's flags\n"
             "\n"
-            "not yet available: eval, gmm, classifier, report\n",
+            "not yet available: eval, classifier, report\n",
             GD_VERSION_STRING);
 }
 
@@ -77,7 +78,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "forward")) return gd_cmd_forward(argc - 1, argv + 1);
     if (!strcmp(cmd, "sample")) return gd_cmd_sample(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return gd_cmd_train(argc - 1, argv + 1);
-    const char *later[] = {"eval", "gmm", "classifier", "report"};
+    if (!strcmp(cmd, "gmm")) return gd_cmd_gmm(argc - 1, argv + 1);
+    const char *later[] = {"eval", "classifier", "report"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (!strcmp(cmd, later[i])) {
             fprintf(stderr, "gmmdiff: '%s' is not yet available in this version\n", cmd);
