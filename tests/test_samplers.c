@@ -209,6 +209,39 @@ int main(int argc, char **argv) {
     gd_sampler_config bad = gd_sampler_defaults(GD_SAMPLER_DDIM);
     bad.steps = 5000;
     TEST_COND("too many steps refused", gd_sampler_init(&s, &bad, &scheds[0], 4, &err) == GD_ERR_ARG);
+    /* DDIM with use_clipped_model_output: eps recomputed from the clamped x0
+     * (diffusers: pred_epsilon = (sample - sqrt(a_t) x0) / sqrt(1 - a_t)) */
+    {
+        gd_sampler_config cc = gd_sampler_defaults(GD_SAMPLER_DDIM);
+        cc.steps = 10;
+        cc.use_clipped_model_output = 1;
+        float xs[3] = {0.9f, -2.5f, 0.1f}, mo[3] = {-3.0f, 0.4f, 0.05f}, x1[3];
+        memcpy(x1, xs, sizeof xs);
+        TEST_COND("ddim clipped-eps init", gd_sampler_init(&s, &cc, &scheds[0], 3, &err) == GD_OK);
+        s.step_index = 3;
+        int t = s.timesteps[3], prev = t - 100;
+        gd_sampler_step(&s, mo, x1, NULL);
+        double ap = scheds[0].alphas_cumprod[t], app = scheds[0].alphas_cumprod[prev];
+        double worst = 0;
+        for (int i = 0; i < 3; i++) {
+            double x0 = (xs[i] - sqrt(1 - ap) * mo[i]) / sqrt(ap);
+            x0 = x0 < -1 ? -1 : x0 > 1 ? 1 : x0;
+            double e = (xs[i] - sqrt(ap) * x0) / sqrt(1 - ap);
+            double want = sqrt(app) * x0 + sqrt(1 - app) * e;
+            worst = fmax(worst, fabs(want - x1[i]));
+        }
+        gd_sampler_free(&s);
+        TEST_COND("ddim with use_clipped_model_output follows diffusers' formula", worst < 1e-5);
+        cc.use_clipped_model_output = 0;
+        float x2[3];
+        memcpy(x2, xs, sizeof xs);
+        gd_sampler_init(&s, &cc, &scheds[0], 3, &err);
+        s.step_index = 3;
+        gd_sampler_step(&s, mo, x2, NULL);
+        gd_sampler_free(&s);
+        TEST_COND("clipped eps changes a step whose x0 is clamped",
+                  fabsf(x2[0] - x1[0]) > 1e-3f && fabsf(x2[2] - x1[2]) < 1e-6f);
+    }
     sample_loop_tests();
     for (int k = 0; k < 3; k++) gd_schedule_free(&scheds[k]);
     gd_st_close(&st);

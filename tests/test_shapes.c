@@ -388,6 +388,10 @@ static void test_summary(void) {
               near(s.attr_acc_ok[0], 2.0 / 3) && near(s.attr_acc_ok[1], 1.0) &&
                   near(s.attr_acc_ok[2], 1.0) && near(s.attr_acc_ok[3], 2.0 / 3) &&
                   near(s.exact_acc_ok, 1.0 / 3));
+    TEST_COND("summary: best-match accuracy over all items, defects or not",
+              near(s.attr_acc_any[0], 0.75) && near(s.attr_acc_any[1], 1.0) &&
+                  near(s.attr_acc_any[2], 1.0) && near(s.attr_acc_any[3], 0.75) &&
+                  near(s.exact_acc_any, 0.5));
     gd_shapes_summarize(v, 4, NULL, &s);
     TEST_COND("summary without intended values",
               s.n_defect == 1 && near(s.defect_rate, 0.25) && isnan(s.attr_acc[0]) &&

@@ -9,6 +9,7 @@ int gd_cmd_sample(int argc, char **argv);
 int gd_cmd_train(int argc, char **argv);
 int gd_cmd_demo(int argc, char **argv);
 int gd_cmd_gmm(int argc, char **argv);
+int gd_cmd_classifier(int argc, char **argv);
 
 /* the data set of a run, as flags give it and run.json stores it */
 #include "gmmdiff/data.h"
@@ -21,7 +22,15 @@ typedef struct gd_cli_data {
     int n;             /* shapes: items generated */
     uint64_t seed;     /* shapes: the data set's seed */
     int limit;         /* fashion-mnist / folder: at most this many items (0: all) */
+    int test;          /* the evaluation split: fashion-mnist t10k, celeba partition 2, shapes
+                        * all 48 combinations from seed + 1000 (not stored in run.json) */
 } gd_cli_data;
+/* parses one data flag (--data, --data-dir, --image-size, --rgb, --n-data, --data-seed,
+ * --limit) at argv[i]; returns the number of arguments it took, 0 when a is not a data flag
+ * (bad values exit with a message) */
+int gd_cli_data_flag(gd_cli_data *s, const char *a, const char *v);
+/* the help lines of those flags */
+extern const char gd_cli_data_help[];
 void gd_cli_data_default(gd_cli_data *s);
 gd_status gd_cli_data_open(gd_dataset *d, const gd_cli_data *s, gd_error *err);
 json_t *gd_cli_data_json(const gd_cli_data *s);

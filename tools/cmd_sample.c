@@ -27,6 +27,9 @@ static void sample_help(void) {
         "  --eta E            DDIM noise, 0..1 (default 0)\n"
         "  --spacing S        leading | trailing | linspace (default: the sampler's diffusers default)\n"
         "  --no-clip          do not clamp x0 predictions to [-1, 1] (DDPM, DDIM)\n"
+        "  --clipped-eps      DDIM: recompute eps from the clamped x0 (diffusers'\n"
+        "                     use_clipped_model_output); recommended for data that saturates\n"
+        "                     at -1 or 1, docs/MODELS.md\n"
         "  --prediction P     epsilon | v_prediction | sample (default: scheduler_config.json, else epsilon)\n"
         "  --seed S           seed of the initial noise and the sampler noise (default 0)\n"
         "  --class K          class label (or number, for class_embed_type timestep) for every sample;\n"
@@ -64,7 +67,7 @@ static int parse_num(const char *flag, const char *v, double *out) {
 int gd_cmd_sample(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *npy = NULL, *cond_path = NULL;
     const char *sampler = "ddim", *spacing = NULL, *pred = NULL;
-    int n = 16, cols = 0, steps = 50, threads = 0, no_clip = 0, seed = 0;
+    int n = 16, cols = 0, steps = 50, threads = 0, no_clip = 0, seed = 0, clipped_eps = 0;
     int have_class = 0, have_null = 0;
     double eta = 0, cfg = 1, cls = 0, null_cls = 0;
     for (int i = 1; i < argc; i++) {
@@ -83,6 +86,7 @@ int gd_cmd_sample(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) { seed = gd_cli_int(a, v, 0, 2147483647); i++; }
         else if (!strcmp(a, "--threads")) { threads = gd_cli_int(a, v, 1, 1024); i++; }
         else if (!strcmp(a, "--no-clip")) no_clip = 1;
+        else if (!strcmp(a, "--clipped-eps")) clipped_eps = 1;
         else if (!strcmp(a, "--eta")) { if (!parse_num(a, v, &eta)) return 2; i++; }
         else if (!strcmp(a, "--cfg")) { if (!parse_num(a, v, &cfg)) return 2; i++; }
         else if (!strcmp(a, "--class")) { if (!parse_num(a, v, &cls)) return 2; have_class = 1; i++; }
@@ -140,6 +144,7 @@ int gd_cmd_sample(int argc, char **argv) {
     }
     if (kind != GD_SAMPLER_DPMPP_2M) sc.clip_sample = schc.clip_sample && !no_clip;
     sc.clip_range = schc.clip_sample_range;
+    sc.use_clipped_model_output = clipped_eps;
     sc.steps = steps;
     sc.eta = (float)eta;
 

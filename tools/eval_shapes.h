@@ -7,7 +7,8 @@
 
 typedef struct gd_eval_shapes_opts {
     int per_class;   /* samples per trained combination */
-    int steps;       /* DDIM steps */
+    int sampler;     /* gd_sampler_kind; DDIM uses the clamped x0's eps (docs/MODELS.md) */
+    int steps;       /* sampler steps */
     float cfg;       /* classifier-free guidance scale (1: off) */
     uint64_t seed;
     const char *grid; /* PNG of every sample, NULL: none */

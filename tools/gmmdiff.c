@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  bench conv   time conv2d forward+backward at the shapes of a 28x28 UNet\n"
+            "  classifier   train an attribute classifier on real data; score data or samples\n"
             "  demo         train a class-conditioned model on the built-in shapes data and judge it\n"
             "  init         a new, randomly initialised UNet2DModel directory from a config\n"
             "  forward      one denoiser evaluation on a batch (.npy in and out)\n"
@@ -25,7 +26,7 @@ static void usage(FILE *f) {
             "  version      print the version\n"
             "  help         this text; `gmmdiff <command> --help` for a command's flags\n"
             "\n"
-            "not yet available: eval, classifier, report\n",
+            "not yet available: eval, report\n",
             GD_VERSION_STRING);
 }
 
@@ -79,7 +80,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sample")) return gd_cmd_sample(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return gd_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "gmm")) return gd_cmd_gmm(argc - 1, argv + 1);
-    const char *later[] = {"eval", "classifier", "report"};
+    if (!strcmp(cmd, "classifier")) return gd_cmd_classifier(argc - 1, argv + 1);
+    const char *later[] = {"eval", "report"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (!strcmp(cmd, later[i])) {
             fprintf(stderr, "gmmdiff: '%s' is not yet available in this version\n", cmd);

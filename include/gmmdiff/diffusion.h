@@ -74,6 +74,9 @@ typedef struct gd_sampler_config {
     float eta;              /* DDIM only; 0 is deterministic */
     int clip_sample;        /* DDPM/DDIM: clamp x0 to [-clip_range, clip_range] (default on) */
     float clip_range;
+    int use_clipped_model_output; /* DDIM: recompute eps from the clamped x0, as diffusers'
+                                   * DDIMScheduler.step(use_clipped_model_output=True); default
+                                   * off (diffusers' default) */
 } gd_sampler_config;
 
 /* diffusers' default config of each sampler */

@@ -109,6 +109,10 @@ typedef struct gd_shapes_summary {
     /* the same among the n - n_defect non-defects (NaN when there are none) */
     double attr_acc_ok[GD_SHAPES_N_ATTRS];
     double exact_acc_ok;
+    /* the best match's values against the intended ones over all n items, defects or not
+     * (what a classifier reading the images would report) */
+    double attr_acc_any[GD_SHAPES_N_ATTRS];
+    double exact_acc_any;
 } gd_shapes_summary;
 
 /* v[n], intended [n, 4] or NULL (then only the defect counts are filled, accuracies NaN) */

@@ -121,7 +121,7 @@ void gd_shapes_summarize(const gd_shapes_verdict *v, int n, const int *intended,
     memset(out, 0, sizeof *out);
     out->n = n;
     /* right answers of non-defects: over all n items a defect counts as wrong */
-    int right[GD_SHAPES_N_ATTRS] = {0}, exact = 0;
+    int right[GD_SHAPES_N_ATTRS] = {0}, exact = 0, right_any[GD_SHAPES_N_ATTRS] = {0}, exact_any = 0;
     for (int i = 0; i < n; i++) {
         if (v[i].defect) out->n_defect++;
         if (!intended) continue;
@@ -130,15 +130,19 @@ void gd_shapes_summarize(const gd_shapes_verdict *v, int n, const int *intended,
             int ok = v[i].values[a] == intended[(size_t)i * GD_SHAPES_N_ATTRS + a];
             all &= ok;
             right[a] += ok && !v[i].defect;
+            right_any[a] += ok;
         }
         exact += all && !v[i].defect;
+        exact_any += all;
     }
     int n_ok = n - out->n_defect;
     out->defect_rate = n ? (double)out->n_defect / n : NAN;
     for (int a = 0; a < GD_SHAPES_N_ATTRS; a++) {
         out->attr_acc[a] = intended && n ? (double)right[a] / n : NAN;
         out->attr_acc_ok[a] = intended && n_ok ? (double)right[a] / n_ok : NAN;
+        out->attr_acc_any[a] = intended && n ? (double)right_any[a] / n : NAN;
     }
+    out->exact_acc_any = intended && n ? (double)exact_any / n : NAN;
     out->exact_acc = intended && n ? (double)exact / n : NAN;
     out->exact_acc_ok = intended && n_ok ? (double)exact / n_ok : NAN;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 gd_sampler_config gd_sampler_defaults(gd_sampler_kind kind) {
-    gd_sampler_config c = {kind, GD_PRED_EPSILON, 50, GD_SPACING_LEADING, 0.0f, 1, 1.0f};
+    gd_sampler_config c = {kind, GD_PRED_EPSILON, 50, GD_SPACING_LEADING, 0.0f, 1, 1.0f, 0};
     if (kind == GD_SAMPLER_DPMPP_2M) {
         c.spacing = GD_SPACING_LINSPACE;
         c.clip_sample = 0;
@@ -102,6 +102,8 @@ static void ddim_step(gd_sampler *s, const float *mo, float *x, const float *noi
         float x0, eps;
         gd_prediction_to_x0_eps(&x0, &eps, &mo[i], &x[i], 1, (float)ap, s->cfg.prediction);
         if (s->cfg.clip_sample) x0 = clampf(x0, s->cfg.clip_range);
+        if (s->cfg.use_clipped_model_output)
+            eps = (float)((x[i] - sqrt(ap) * x0) / sqrt(bp));
         double v = sqrt(app) * x0 + dir * eps;
         if (s->cfg.eta > 0) v += sd * noise[i];
         x[i] = (float)v;

@@ -146,6 +146,25 @@ static void add_bwd(gd_graph *g, gd_tensor *t) {
     gd_add_backward(DIN(t, 0), DIN(t, 1), t->grad, t->numel);
 }
 
+gd_t gd_op_reshape(gd_graph *g, gd_t x, int ndim, const int *shape) {
+    GD_ASSERT_MSG(ndim >= 1 && ndim <= GD_MAX_DIMS, "reshape: 1 to GD_MAX_DIMS dims");
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        GD_ASSERT_MSG(shape[i] > 0, "reshape: dims must be positive");
+        n *= (size_t)shape[i];
+    }
+    GD_ASSERT_MSG(n == T(x)->numel, "reshape: the element count must not change");
+    return make_op(g, GD_OP_RESHAPE, ndim, shape, 1, (gd_t[]){x});
+}
+static void reshape_fwd(gd_graph *g, gd_tensor *t) {
+    memcpy(t->data, IN(t, 0)->data, t->numel * sizeof(float));
+}
+static void reshape_bwd(gd_graph *g, gd_tensor *t) {
+    float *dx = DIN(t, 0);
+    if (!dx) return;
+    for (size_t i = 0; i < t->numel; i++) dx[i] += t->grad[i];
+}
+
 gd_t gd_op_add_channel(gd_graph *g, gd_t x, gd_t e) {
     gd_tensor *X = T(x), *E = T(e);
     GD_ASSERT_MSG(X->ndim >= 2 && E->ndim == 2 && E->shape[0] == X->shape[0] &&
@@ -328,4 +347,5 @@ const gd_op_def gd_op_defs[GD_OP_COUNT] = {
     [GD_OP_TIMESTEP_EMBEDDING] = {"timestep_embedding", temb_fwd, temb_bwd},
     [GD_OP_MSE] = {"mse", mse_fwd, mse_bwd},
     [GD_OP_BCE_LOGITS] = {"bce_logits", bce_fwd, bce_bwd},
+    [GD_OP_RESHAPE] = {"reshape", reshape_fwd, reshape_bwd},
 };

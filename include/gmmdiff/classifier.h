@@ -1,0 +1,109 @@
+/* classifier.h - an image classifier with one head per categorical attribute, optionally
+ * conditioned on the diffusion timestep so that it can read noisy images x_t.
+ *
+ * Architecture (every conv 3x3, padding 1):
+ *   h = conv_in(x)                                             [N, C0, S, S]
+ *   for each level i:  h = conv_i(h, stride 2)                 [N, Ci, S/2^(i+1), ...]
+ *                      h += proj_i(silu(temb(t)))   (time_cond only, per channel)
+ *                      h = silu(group_norm_i(h))
+ *   logits = head_2(silu(head_1(flatten(h))))                  [N, sum of values]
+ * temb(t) = linear_2(silu(linear_1(timestep_embedding(t, 64)))), width 128.
+ *
+ * The logits are the attributes' value slots side by side (attribute a owns
+ * [offset[a], offset[a] + n_values[a])). Training uses BCE with logits on the one-hot targets
+ * (each value slot a binary question); a prediction is the argmax within each attribute's slot.
+ * A model directory holds config.json and classifier.safetensors.
+ */
+#ifndef GMMDIFF_CLASSIFIER_H
+#define GMMDIFF_CLASSIFIER_H
+
+#include "gmmdiff/core.h"
+#include "gmmdiff/data.h"
+#include "gmmdiff/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GD_CLS_MAX_LEVELS 4
+#define GD_CLS_MAX_HEADS 16
+
+typedef struct gd_classifier_config {
+    int in_channels, sample_size;
+    int n_levels, channels[GD_CLS_MAX_LEVELS + 1]; /* channels[0] = conv_in width */
+    int hidden, norm_num_groups, time_cond;
+    int n_heads;
+    char head_names[GD_CLS_MAX_HEADS][GD_DATA_NAME_MAX];
+    int head_values[GD_CLS_MAX_HEADS];       /* values per head */
+    char value_names[GD_CLS_MAX_HEADS][GD_DATA_MAX_VALUES][GD_DATA_NAME_MAX];
+    int head_attr[GD_CLS_MAX_HEADS];         /* the data set's attribute index (not saved) */
+} gd_classifier_config;
+
+/* a config for data set d: one head per categorical attribute (at most GD_CLS_MAX_HEADS),
+ * levels sized to the images (3 levels, channels 32, 32, 64, 64, hidden 128, 8 groups) */
+gd_status gd_classifier_config_for(gd_classifier_config *c, const gd_dataset *d, int time_cond,
+                                   gd_error *err);
+int gd_classifier_n_out(const gd_classifier_config *c);
+int gd_classifier_offset(const gd_classifier_config *c, int head);
+/* matches the classifier's heads to data set d's attributes by name (fills head_attr);
+ * GD_ERR_ARG naming the missing attribute or value count that differs */
+gd_status gd_classifier_bind(gd_classifier_config *c, const gd_dataset *d, gd_error *err);
+
+gd_status gd_classifier_config_save(const gd_classifier_config *c, const char *path,
+                                    gd_error *err);
+gd_status gd_classifier_config_load(gd_classifier_config *c, const char *path, gd_error *err);
+
+typedef struct gd_classifier_io {
+    gd_t x, t, target; /* inputs [N,C,S,S], [N] (time_cond; else -1), [N, n_out] */
+    gd_t logits, loss; /* [N, n_out], BCE with logits against target */
+} gd_classifier_io;
+
+/* declares the classifier for batch N into g (not planned) */
+gd_classifier_io gd_classifier_declare(gd_graph *g, const gd_classifier_config *c, int N,
+                                       int x_requires_grad);
+/* PyTorch's default init (kaiming-uniform weights, uniform biases, norms 1/0) from seed */
+void gd_classifier_init_params(gd_graph *g, uint64_t seed);
+
+/* a planned classifier with its weights: directory dir (config.json, classifier.safetensors) */
+typedef struct gd_classifier {
+    gd_classifier_config config;
+    gd_graph *g;
+    gd_classifier_io io;
+    int batch;
+} gd_classifier;
+gd_status gd_classifier_open(gd_classifier *m, const char *dir, int batch, gd_error *err);
+gd_status gd_classifier_save(const gd_classifier *m, const char *dir, gd_error *err);
+void gd_classifier_close(gd_classifier *m);
+
+/* predicted value per head for n images [n, C, S, S] at timesteps t (NULL: t = 0);
+ * pred: [n, n_heads] */
+void gd_classifier_predict(gd_classifier *m, const float *images, const float *t, int n,
+                           int *pred);
+
+typedef struct gd_classifier_train_opts {
+    int steps, batch;
+    float lr, weight_decay;
+    uint64_t seed;
+    int noisy;          /* time_cond: train on x_t at t ~ U{0..T-1} of a linear schedule */
+    int log_every;      /* 0: silent */
+} gd_classifier_train_opts;
+gd_classifier_train_opts gd_classifier_train_defaults(void);
+
+/* trains m (declared and planned with opts->batch, params initialised by the caller) on d;
+ * the final mean loss of the last 50 steps in *final_loss */
+gd_status gd_classifier_train(gd_classifier *m, const gd_dataset *d,
+                              const gd_classifier_train_opts *o, float *final_loss,
+                              gd_error *err);
+/* a fresh classifier for d, planned with the given batch */
+gd_status gd_classifier_create(gd_classifier *m, const gd_classifier_config *c, int batch,
+                               uint64_t seed, gd_error *err);
+
+/* per-head accuracy of m on d (clean images, t = 0): acc [n_heads]; items limited to max_n
+ * (0: all) */
+gd_status gd_classifier_accuracy(gd_classifier *m, const gd_dataset *d, int max_n, double *acc,
+                                 gd_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,176 @@
+/* classifier_train.c - training, prediction and accuracy of the attribute classifier. */
+#include "gmmdiff/classifier.h"
+#include "gmmdiff/diffusion.h"
+#include "gmmdiff/optim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+gd_classifier_train_opts gd_classifier_train_defaults(void) {
+    gd_classifier_train_opts o = {0};
+    o.steps = 1500;
+    o.batch = 64;
+    o.lr = 2e-3f;
+    o.weight_decay = 0.0f;
+    o.seed = 0;
+    o.noisy = 0;
+    o.log_every = 0;
+    return o;
+}
+
+static uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* one-hot targets of item i into row */
+static void fill_target(const gd_classifier_config *c, const gd_dataset *d, int i, float *row) {
+    int off = 0;
+    for (int h = 0; h < c->n_heads; h++) {
+        int v = d->labels[(size_t)i * (size_t)d->n_attrs + (size_t)c->head_attr[h]];
+        for (int k = 0; k < c->head_values[h]; k++) row[off + k] = k == v ? 1.0f : 0.0f;
+        off += c->head_values[h];
+    }
+}
+
+gd_status gd_classifier_train(gd_classifier *m, const gd_dataset *d,
+                              const gd_classifier_train_opts *o, float *final_loss,
+                              gd_error *err) {
+    gd_status s = gd_classifier_bind(&m->config, d, err);
+    if (s) return s;
+    if (o->batch != m->batch)
+        return gd_error_set(err, GD_ERR_ARG, "classifier: planned for batch %d, trained with %d",
+                            m->batch, o->batch);
+    if (o->noisy && !m->config.time_cond)
+        return gd_error_set(err, GD_ERR_ARG, "classifier: noisy training needs time_cond");
+    gd_noise_schedule sched = {0};
+    if (o->noisy && (s = gd_schedule_init(&sched, GD_BETA_LINEAR, 1000, 1e-4f, 0.02f, err)))
+        return s;
+    size_t np;
+    float *p = gd_graph_params(m->g, &np), *gr = gd_graph_param_grads(m->g, NULL);
+    float *am = calloc(np, sizeof(float)), *av = calloc(np, sizeof(float));
+    int *perm = malloc(sizeof(int) * (size_t)d->n);
+    size_t img = (size_t)d->c * (size_t)d->h * (size_t)d->w;
+    float *eps = malloc(sizeof(float) * img);
+    if (!am || !av || !perm || !eps) {
+        s = gd_error_set(err, GD_ERR_NOMEM, "classifier: out of memory");
+        goto done;
+    }
+    gd_adamw_config ac = gd_adamw_defaults();
+    ac.weight_decay = o->weight_decay;
+    float *x = gd_data(m->g, m->io.x), *tgt = gd_data(m->g, m->io.target);
+    float *tt = m->config.time_cond ? gd_data(m->g, m->io.t) : NULL;
+    int n_out = gd_classifier_n_out(&m->config), pos = d->n, epoch = -1;
+    double loss_sum = 0;
+    int loss_n = 0;
+    const int warmup = o->steps < 1000 ? o->steps / 10 : 100;
+    for (int step = 1; step <= o->steps; step++) {
+        gd_rng r;
+        gd_rng_seed(&r, mix64(o->seed * 0x100000001b3ull + (uint64_t)step));
+        for (int b = 0; b < m->batch; b++) {
+            if (pos == d->n) { /* a new epoch: its own permutation */
+                gd_rng pr;
+                gd_rng_seed(&pr, mix64(o->seed ^ mix64((uint64_t)++epoch + 7)));
+                for (int i = 0; i < d->n; i++) perm[i] = i;
+                for (int i = d->n - 1; i > 0; i--) {
+                    int j = (int)gd_rng_below(&pr, (uint64_t)i + 1), tmp = perm[i];
+                    perm[i] = perm[j];
+                    perm[j] = tmp;
+                }
+                pos = 0;
+            }
+            int i = perm[pos++];
+            const float *x0 = d->images + (size_t)i * img;
+            float *xb = x + (size_t)b * img;
+            if (o->noisy) {
+                int t = (int)gd_rng_below(&r, 1000);
+                gd_rng_fill_normal(&r, eps, img, 0.0f, 1.0f);
+                gd_add_noise(xb, x0, eps, img, sched.alphas_cumprod[t]);
+                tt[b] = (float)t;
+            } else {
+                memcpy(xb, x0, sizeof(float) * img);
+                if (tt) tt[b] = 0.0f;
+            }
+            fill_target(&m->config, d, i, tgt + (size_t)b * (size_t)n_out);
+        }
+        gd_graph_forward(m->g);
+        float loss = gd_data(m->g, m->io.loss)[0];
+        if (!isfinite(loss)) {
+            s = gd_error_set(err, GD_ERR_NUMERIC, "classifier: loss is %g at step %d", loss, step);
+            goto done;
+        }
+        gd_graph_zero_grad(m->g);
+        gd_graph_backward(m->g, m->io.loss);
+        gd_clip_grad_norm(gr, np, 1.0f);
+        float prog = step <= warmup ? (float)step / (float)(warmup > 0 ? warmup : 1)
+                                    : 0.5f * (1.0f + cosf(3.14159265f * (float)(step - warmup) /
+                                                          (float)(o->steps - warmup + 1)));
+        ac.lr = o->lr * prog;
+        gd_adamw_step(p, gr, am, av, np, step, &ac);
+        if (step > o->steps - 50) {
+            loss_sum += loss;
+            loss_n++;
+        }
+        if (o->log_every && step % o->log_every == 0)
+            printf("classifier step %d/%d loss %.5f\n", step, o->steps, loss);
+    }
+    if (final_loss) *final_loss = loss_n ? (float)(loss_sum / loss_n) : NAN;
+done:
+    gd_schedule_free(&sched);
+    free(am);
+    free(av);
+    free(perm);
+    free(eps);
+    return s;
+}
+
+void gd_classifier_predict(gd_classifier *m, const float *images, const float *t, int n,
+                           int *pred) {
+    const gd_classifier_config *c = &m->config;
+    size_t img = (size_t)c->in_channels * (size_t)c->sample_size * (size_t)c->sample_size;
+    float *x = gd_data(m->g, m->io.x), *lg = gd_data(m->g, m->io.logits);
+    float *tt = c->time_cond ? gd_data(m->g, m->io.t) : NULL;
+    int n_out = gd_classifier_n_out(c);
+    for (int start = 0; start < n; start += m->batch) {
+        int nb = n - start < m->batch ? n - start : m->batch;
+        memcpy(x, images + (size_t)start * img, sizeof(float) * img * (size_t)nb);
+        if (nb < m->batch) memset(x + img * (size_t)nb, 0, sizeof(float) * img * (size_t)(m->batch - nb));
+        if (tt)
+            for (int b = 0; b < m->batch; b++) tt[b] = t && b < nb ? t[start + b] : 0.0f;
+        gd_graph_forward(m->g);
+        for (int b = 0; b < nb; b++) {
+            const float *row = lg + (size_t)b * (size_t)n_out;
+            int off = 0;
+            for (int h = 0; h < c->n_heads; h++) {
+                int best = 0;
+                for (int k = 1; k < c->head_values[h]; k++)
+                    if (row[off + k] > row[off + best]) best = k;
+                pred[(size_t)(start + b) * (size_t)c->n_heads + (size_t)h] = best;
+                off += c->head_values[h];
+            }
+        }
+    }
+}
+
+gd_status gd_classifier_accuracy(gd_classifier *m, const gd_dataset *d, int max_n, double *acc,
+                                 gd_error *err) {
+    gd_status s = gd_classifier_bind(&m->config, d, err);
+    if (s) return s;
+    int n = max_n > 0 && max_n < d->n ? max_n : d->n, H = m->config.n_heads;
+    int *pred = malloc(sizeof(int) * (size_t)n * (size_t)H);
+    if (!pred) return gd_error_set(err, GD_ERR_NOMEM, "classifier: out of memory");
+    gd_classifier_predict(m, d->images, NULL, n, pred);
+    for (int h = 0; h < H; h++) {
+        int right = 0;
+        for (int i = 0; i < n; i++)
+            right += pred[(size_t)i * (size_t)H + (size_t)h] ==
+                     d->labels[(size_t)i * (size_t)d->n_attrs + (size_t)m->config.head_attr[h]];
+        acc[h] = (double)right / n;
+    }
+    free(pred);
+    return GD_OK;
+}

@@ -1,0 +1,199 @@
+/* test_classifier.c - the attribute classifier: gradients (parameters and input, through the
+ * reshape op) against central differences, config round trip and corrupt configs, prediction
+ * independent of the batch, and learning the shapes attributes far above chance. */
+#include "gmmdiff/classifier.h"
+#include "gmmdiff/shapes.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static double loss_at(gd_graph *g, gd_t loss) {
+    gd_graph_forward(g);
+    return gd_data(g, loss)[0];
+}
+
+static void small_config(gd_classifier_config *c, int time_cond) {
+    memset(c, 0, sizeof *c);
+    c->in_channels = 2;
+    c->sample_size = 7;
+    c->n_levels = 2;
+    c->channels[0] = 4;
+    c->channels[1] = 4;
+    c->channels[2] = 8;
+    c->hidden = 6;
+    c->norm_num_groups = 2;
+    c->time_cond = time_cond;
+    c->n_heads = 2;
+    snprintf(c->head_names[0], GD_DATA_NAME_MAX, "a");
+    snprintf(c->head_names[1], GD_DATA_NAME_MAX, "b");
+    c->head_values[0] = 3;
+    c->head_values[1] = 2;
+    for (int h = 0; h < 2; h++)
+        for (int v = 0; v < c->head_values[h]; v++)
+            snprintf(c->value_names[h][v], GD_DATA_NAME_MAX, "v%d", v);
+}
+
+/* every parameter tensor and the input x, sampled, against central differences of the
+ * float forward */
+static void gradcheck(int time_cond) {
+    gd_classifier_config c;
+    small_config(&c, time_cond);
+    gd_graph *g = gd_graph_new();
+    gd_classifier_io io = gd_classifier_declare(g, &c, 3, 1);
+    gd_error err = {0};
+    TEST_COND("small classifier plans", gd_graph_plan(g, &err) == GD_OK);
+    gd_classifier_init_params(g, 3);
+    gd_rng r;
+    gd_rng_seed(&r, 9);
+    gd_rng_fill_normal(&r, gd_data(g, io.x), gd_numel(g, io.x), 0.0f, 1.0f);
+    float *tg = gd_data(g, io.target);
+    for (size_t i = 0; i < gd_numel(g, io.target); i++) tg[i] = (float)gd_rng_below(&r, 2);
+    if (time_cond) {
+        float *t = gd_data(g, io.t);
+        t[0] = 3;
+        t[1] = 400;
+        t[2] = 999;
+    }
+    gd_graph_forward(g);
+    gd_graph_zero_grad(g);
+    gd_graph_backward(g, io.loss);
+    double md = 0, mg = 0;
+    for (int i = -1; i < gd_graph_num_params(g); i++) {
+        gd_t t = i < 0 ? io.x : gd_graph_param(g, i);
+        float *d = gd_data(g, t), *gt = gd_grad(g, t);
+        for (int k = 0; k < 4; k++) {
+            size_t j = (size_t)gd_rng_below(&r, gd_numel(g, t));
+            float x0 = d[j], h = 1e-2f;
+            d[j] = x0 + h;
+            double lp = loss_at(g, io.loss);
+            d[j] = x0 - h;
+            double lm = loss_at(g, io.loss);
+            d[j] = x0;
+            double fd = (lp - lm) / (2.0 * h);
+            md = fmax(md, fabs(fd - gt[j]));
+            mg = fmax(mg, fabs(fd));
+        }
+    }
+    printf("classifier (time_cond %d) gradients vs central differences: max error %.2e, max "
+           "gradient %.2e\n", time_cond, md, mg);
+    TEST_COND(time_cond ? "time-conditioned classifier gradients match central differences"
+                        : "classifier gradients match central differences",
+              md <= 5e-3 * mg && mg > 0);
+    gd_graph_free(g);
+}
+
+int main(void) {
+    gradcheck(0);
+    gradcheck(1);
+
+    /* config round trip and corrupt configs */
+    gd_classifier_config c, c2;
+    small_config(&c, 1);
+    char path[] = "/tmp/gd_test_classifier_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    gd_error err = {0};
+    TEST_COND("config saves", gd_classifier_config_save(&c, path, &err) == GD_OK);
+    TEST_COND("config loads", gd_classifier_config_load(&c2, path, &err) == GD_OK);
+    TEST_COND("config round-trips",
+              c2.n_levels == 2 && c2.channels[2] == 8 && c2.time_cond == 1 && c2.n_heads == 2 &&
+                  c2.head_values[0] == 3 && !strcmp(c2.value_names[1][1], "v1") &&
+                  c2.hidden == 6 && c2.sample_size == 7);
+    const char *bad[] = {
+        "{\"format\": \"gmmdiff-classifier\", \"version\": 2}",
+        "{\"format\": \"other\"}",
+        "{\"format\": \"gmmdiff-classifier\", \"version\": 1, \"in_channels\": 1, "
+        "\"sample_size\": 16, \"hidden\": 8, \"norm_num_groups\": 4, \"time_cond\": false, "
+        "\"channels\": [8, 6], \"heads\": [{\"name\": \"a\", \"values\": [\"x\", \"y\"]}]}",
+        "{\"format\": \"gmmdiff-classifier\", \"version\": 1, \"in_channels\": 1, "
+        "\"sample_size\": 16, \"hidden\": 8, \"norm_num_groups\": 4, \"time_cond\": false, "
+        "\"channels\": [8, 8], \"heads\": [{\"name\": \"a\", \"values\": [\"x\"]}]}",
+        "{\"format\": \"gmmdiff-classifier\", \"version\": 1,",
+    };
+    const char *want[] = {"version", "format", "not divisible", "values", "not valid JSON"};
+    for (int i = 0; i < 5; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        err.msg[0] = 0;
+        gd_status s = gd_classifier_config_load(&c2, path, &err);
+        if (s == GD_OK || !strstr(err.msg, path) || !strstr(err.msg, want[i]))
+            printf("bad config %d: status %d, message: %s\n", i, s, err.msg);
+        TEST_COND("a corrupt config is refused, naming the file and the problem",
+                  s != GD_OK && strstr(err.msg, path) && strstr(err.msg, want[i]));
+    }
+    unlink(path);
+
+    /* learning: shapes 16x16, 4 heads; evaluated on all 48 combinations of another seed */
+    gd_dataset d = {0}, test = {0};
+    TEST_COND("shapes train data", gd_shapes_make(&d, 16, 4000, 1, GD_SHAPES_TRAIN, &err) == GD_OK);
+    TEST_COND("shapes test data", gd_shapes_make(&test, 16, 960, 77, GD_SHAPES_ALL, &err) == GD_OK);
+    gd_classifier_config sc;
+    TEST_COND("config for shapes", gd_classifier_config_for(&sc, &d, 0, &err) == GD_OK &&
+                                       sc.n_heads == 4 && gd_classifier_n_out(&sc) == 11);
+    gd_classifier m;
+    gd_classifier_train_opts o = gd_classifier_train_defaults();
+    o.steps = 300;
+    o.batch = 32;
+    TEST_COND("create", gd_classifier_create(&m, &sc, o.batch, 1, &err) == GD_OK);
+    float fl = 0;
+    gd_status s = gd_classifier_train(&m, &d, &o, &fl, &err);
+    if (s) printf("train: %s\n", err.msg);
+    TEST_COND("trains", s == GD_OK && isfinite(fl));
+    double acc[GD_CLS_MAX_HEADS];
+    TEST_COND("accuracy", gd_classifier_accuracy(&m, &test, 0, acc, &err) == GD_OK);
+    printf("shapes classifier after %d steps: loss %.4f, accuracy shape %.3f size %.3f position "
+           "%.3f intensity %.3f\n", o.steps, fl, acc[0], acc[1], acc[2], acc[3]);
+    TEST_COND("every attribute far above chance (including the held-out combinations)",
+              acc[0] > 0.8 && acc[1] > 0.9 && acc[2] > 0.9 && acc[3] > 0.9);
+
+    /* the same predictions whatever the planned batch */
+    int n = 70, *p1 = malloc(sizeof(int) * 4 * n), *p2 = malloc(sizeof(int) * 4 * n);
+    gd_classifier_predict(&m, test.images, NULL, n, p1);
+    gd_classifier m2;
+    TEST_COND("create a batch-7 twin", gd_classifier_create(&m2, &sc, 7, 5, &err) == GD_OK);
+    size_t np;
+    float *dst = gd_graph_params(m2.g, &np);
+    memcpy(dst, gd_graph_params(m.g, NULL), sizeof(float) * np);
+    gd_classifier_predict(&m2, test.images, NULL, n, p2);
+    int differ = 0;
+    for (int i = 0; i < 4 * n; i++) differ += p1[i] != p2[i];
+    if (differ) printf("%d of %d predictions differ between batch 32 and 7\n", differ, 4 * n);
+    TEST_COND("predictions do not depend on the batch", differ == 0);
+
+    /* save, open, bind to another data set's attributes */
+    char dir[] = "/tmp/gd_test_classifier_dir_XXXXXX";
+    TEST_COND("temp dir", mkdtemp(dir) != NULL);
+    TEST_COND("save", gd_classifier_save(&m, dir, &err) == GD_OK);
+    gd_classifier m3;
+    TEST_COND("open", gd_classifier_open(&m3, dir, 16, &err) == GD_OK);
+    gd_classifier_predict(&m3, test.images, NULL, n, p2);
+    TEST_COND("reopened classifier predicts the same", memcmp(p1, p2, sizeof(int) * 4 * n) == 0);
+    gd_dataset other = {0};
+    gd_dataset_alloc(&other, 2, 1, 16, 16, 1, &err);
+    snprintf(other.attrs[0].name, GD_DATA_NAME_MAX, "label");
+    other.attrs[0].n_values = 10;
+    TEST_COND("binding to a data set without its attributes is refused",
+              gd_classifier_bind(&m3.config, &other, &err) == GD_ERR_ARG &&
+                  strstr(err.msg, "shape"));
+    char f[4200];
+    snprintf(f, sizeof f, "%s/classifier.safetensors", dir);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/config.json", dir);
+    unlink(f);
+    rmdir(dir);
+
+    free(p1);
+    free(p2);
+    gd_dataset_free(&other);
+    gd_classifier_close(&m);
+    gd_classifier_close(&m2);
+    gd_classifier_close(&m3);
+    gd_dataset_free(&d);
+    gd_dataset_free(&test);
+    return gd_test_report("test_classifier");
+}

@@ -1,0 +1,131 @@
+/* eval_classes.c - class-conditional samples scored by a classifier trained on real data. */
+#include "eval_classes.h"
+#include "gmmdiff/diffusion.h"
+#include "gmmdiff/image.h"
+#include "train_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
+                          const gd_eval_classes_opts *o, gd_eval_classes_result *res,
+                          gd_error *err) {
+    gd_train_config tc;
+    gd_cli_data ds;
+    gd_unet_config u;
+    gd_scheduler_config schc;
+    gd_dataset d = {0};
+    char mdir[4200], path[4300];
+    gd_status s = gd_train_run_read(run_dir, &tc, &ds, &u, err);
+    if (s) return s;
+    snprintf(mdir, sizeof mdir, "%s/model", run_dir);
+    snprintf(path, sizeof path, "%s/scheduler_config.json", mdir);
+    if ((s = gd_scheduler_config_load(&schc, path, err))) return s;
+    if (u.class_embed != GD_CLASS_EMBED_TABLE)
+        return gd_error_set(err, GD_ERR_ARG, "%s: not a class-conditioned model", mdir);
+    if ((s = gd_cli_data_open(&d, &ds, err))) return s;
+    gd_graph *g = NULL;
+    gd_noise_schedule sched = {0};
+    int H = clf->config.n_heads, K = d.n_classes;
+    int *rep = malloc(sizeof(int) * (size_t)K), *classes = malloc(sizeof(int) * (size_t)K);
+    float *x = NULL, *cond = NULL, *null = NULL, *all = NULL;
+    int *pred = NULL;
+    if (!rep || !classes) {
+        s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
+        goto done;
+    }
+    if ((s = gd_classifier_bind(&clf->config, &d, err))) goto done;
+    if (u.in_channels != d.c || u.sample_size != d.h)
+        s = gd_error_set(err, GD_ERR_SHAPE, "%s: the model makes %dx%d images with %d channels, "
+                         "the classifier reads %dx%d with %d", mdir, u.sample_size, u.sample_size,
+                         u.in_channels, d.h, d.w, d.c);
+    if (!s && u.num_class_embeds != K + 1)
+        s = gd_error_set(err, GD_ERR_SHAPE, "%s: %d class rows, expected %d classes + the null row",
+                         mdir, u.num_class_embeds, K);
+    if (s) goto done;
+    /* each class's attribute values: those of its first item */
+    for (int k = 0; k < K; k++) rep[k] = -1;
+    for (int i = 0; i < d.n; i++)
+        if (rep[d.cls[i]] < 0) rep[d.cls[i]] = i;
+    int nc = 0;
+    for (int k = 0; k < K; k++)
+        if (rep[k] >= 0) classes[nc++] = k;
+    int per = o->per_class, n = nc * per, chunk = o->chunk > 0 ? o->chunk : 100, S = u.sample_size;
+    if (chunk > n) chunk = n;
+    size_t img = (size_t)u.in_channels * (size_t)S * (size_t)S;
+    x = malloc(sizeof(float) * img * (size_t)chunk);
+    all = malloc(sizeof(float) * img * (size_t)n);
+    cond = malloc(sizeof(float) * (size_t)chunk);
+    null = malloc(sizeof(float) * (size_t)chunk);
+    pred = malloc(sizeof(int) * (size_t)n * (size_t)H);
+    if (!x || !all || !cond || !null || !pred) {
+        s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory for %d samples", n);
+        goto done;
+    }
+    g = gd_graph_new();
+    gd_unet_io io = gd_unet_declare(g, &u, chunk, S, S);
+    if ((s = gd_graph_plan(g, err)) || (s = gd_unet_load_weights(g, mdir, err)) ||
+        (s = gd_schedule_from_config(&sched, &schc, err)))
+        goto done;
+    gd_sampler_config sc = gd_sampler_defaults(GD_SAMPLER_DDIM);
+    sc.prediction = schc.prediction;
+    sc.steps = o->steps;
+    sc.clip_sample = schc.clip_sample;
+    sc.clip_range = schc.clip_sample_range;
+    gd_guidance guide = {o->cfg, 0.0f};
+    for (int start = 0; start < n; start += chunk) {
+        int nb = n - start < chunk ? n - start : chunk;
+        for (int b = 0; b < chunk; b++) {
+            int i = start + (b < nb ? b : 0);
+            cond[b] = (float)classes[i / per];
+            null[b] = (float)K;
+        }
+        gd_rng r; /* each chunk its own stream: the result does not depend on the chunk size */
+        gd_rng_seed(&r, o->seed * 1000003u + (uint64_t)start);
+        if ((s = gd_unet_sample(g, &io, &sc, &sched, cond, null, &guide, x, &r, err))) goto done;
+        memcpy(all + img * (size_t)start, x, sizeof(float) * img * (size_t)nb);
+    }
+    gd_classifier_predict(clf, all, NULL, n, pred);
+    memset(res, 0, sizeof *res);
+    res->n = n;
+    res->n_classes = nc;
+    res->n_heads = H;
+    int exact = 0;
+    int right[GD_CLS_MAX_HEADS] = {0};
+    for (int i = 0; i < n; i++) {
+        int item = rep[classes[i / per]], ok = 1;
+        for (int h = 0; h < H; h++) {
+            int want = d.labels[(size_t)item * (size_t)d.n_attrs + (size_t)clf->config.head_attr[h]];
+            int hit = pred[(size_t)i * (size_t)H + (size_t)h] == want;
+            right[h] += hit;
+            ok &= hit;
+        }
+        exact += ok;
+    }
+    for (int h = 0; h < H; h++) {
+        res->acc[h] = (double)right[h] / n;
+        snprintf(res->head_names[h], GD_DATA_NAME_MAX, "%s", clf->config.head_names[h]);
+    }
+    res->exact = (double)exact / n;
+    if (o->grid) {
+        int cols = per < 10 ? per : 10;
+        float *grid = all; /* rows: the first `cols` samples of each class, compacted */
+        for (int c = 0; c < nc; c++)
+            memmove(grid + img * (size_t)(c * cols), all + img * (size_t)(c * per),
+                    sizeof(float) * img * (size_t)cols);
+        s = gd_png_write_grid(o->grid, grid, nc * cols, u.in_channels, S, S, cols, err);
+    }
+done:
+    free(rep);
+    free(classes);
+    free(x);
+    free(all);
+    free(cond);
+    free(null);
+    free(pred);
+    gd_schedule_free(&sched);
+    gd_graph_free(g);
+    gd_dataset_free(&d);
+    return s;
+}

@@ -1,0 +1,29 @@
+/* eval_classes.h - class-conditional samples of a trained run, scored by an attribute
+ * classifier trained on real data: for every class of the run's data set, samples drawn with
+ * that class and the classifier's per-attribute accuracy against the class's attributes. */
+#ifndef GMMDIFF_EVAL_CLASSES_H
+#define GMMDIFF_EVAL_CLASSES_H
+
+#include "gmmdiff/classifier.h"
+
+typedef struct gd_eval_classes_opts {
+    int per_class;    /* samples per class */
+    int steps;        /* DDIM steps */
+    float cfg;        /* classifier-free guidance scale (1: off) */
+    uint64_t seed;
+    int chunk;        /* samples per UNet batch */
+    const char *grid; /* PNG of the samples (one row per class, at most 10 columns), NULL: none */
+} gd_eval_classes_opts;
+
+typedef struct gd_eval_classes_result {
+    int n, n_classes, n_heads;
+    double acc[GD_CLS_MAX_HEADS]; /* per head */
+    double exact;                 /* every head right */
+    char head_names[GD_CLS_MAX_HEADS][GD_DATA_NAME_MAX];
+} gd_eval_classes_result;
+
+gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
+                          const gd_eval_classes_opts *o, gd_eval_classes_result *res,
+                          gd_error *err);
+
+#endif
