@@ -25,9 +25,21 @@ expect() {
 expect 0 "usage: gmmdiff" "help" -- "$G" help
 expect 2 "unknown command" "unknown command" -- "$G" frobnicate
 expect 2 "usage" "no command" -- "$G"
-for c in bench init forward sample; do
+for c in bench init forward sample train demo classifier gmm; do
     expect 0 "usage: gmmdiff $c" "$c --help" -- "$G" $c --help
 done
+expect 2 "unknown subcommand 'fit'" "classifier bad subcommand" -- "$G" classifier fit
+expect 2 "unknown or incomplete flag '--bogus'" "classifier train bad flag" -- \
+    "$G" classifier train --out "$T/c" --bogus
+expect 2 "--out DIR is required" "classifier train without --out" -- "$G" classifier train
+expect 2 "not an integer" "classifier train bad steps" -- "$G" classifier train --out "$T/c" --steps x
+expect 2 "'val' is not train or test" "classifier eval bad split" -- \
+    "$G" classifier eval --model "$T/c" --split val
+expect 1 "config.json" "classifier eval missing model" -- "$G" classifier eval --model "$T/none"
+expect 2 "no data flags" "classifier eval --run with data flags" -- \
+    "$G" classifier eval --model "$T/c" --run "$T/r" --data shapes
+expect 1 "is not shapes, fashion-mnist" "classifier train unknown data" -- \
+    "$G" classifier train --out "$T/c" --data nowhere
 expect 2 "not yet available" "eval not yet available" -- "$G" eval
 expect 2 "unknown or incomplete flag '--bogus'" "forward bad flag" -- "$G" forward --bogus
 expect 2 "required" "forward missing flags" -- "$G" forward --model "$FX/unet/plain"

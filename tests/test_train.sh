@@ -83,5 +83,14 @@ expect 1 "state.safetensors" "truncated state" -- "$G" train --resume "$T/c" --s
 # the trained run samples with its classes and guidance
 expect 0 "wrote" "sample a trained run" -- "$G" sample --model "$T/a/model" --n 4 --steps 5 \
     --class 3 --cfg 2 --null-class 48 --out "$T/s.png"
+
+# a classifier trained on the same data scores the run's class-conditional samples
+expect 0 "accuracy on 400 evaluation items" "classifier train" -- "$G" classifier train --out "$T/clf" \
+    --n-data 400 --steps 30 --batch 16 --threads 1
+expect 0 '"exact":' "classifier eval of a run's samples" -- "$G" classifier eval --model "$T/clf" \
+    --run "$T/a" --per-class 1 --steps 3 --threads 1 --grid "$T/cg.png"
+[ -s "$T/cg.png" ] && ok || bad "classifier eval grid written"
+expect 0 "accuracy on 100 evaluation items" "classifier eval on data" -- "$G" classifier eval \
+    --model "$T/clf" --data shapes --n-data 400 --n 100 --threads 1
 echo "test_train: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
