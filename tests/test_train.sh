@@ -64,7 +64,7 @@ expect 0 "trained" "resume after the NaN stop" -- "$G" train --resume "$T/n" --t
 
 # bad flags and bad runs
 expect 2 "unknown or incomplete flag '--bogus'" "bad flag" -- "$G" train --out "$T/x" --bogus
-expect 2 "is not none or class" "bad --cond" -- "$G" train --out "$T/x" --cond pixels
+expect 2 "is not none, class or feature" "bad --cond" -- "$G" train --out "$T/x" --cond pixels
 expect 2 "is not a number" "bad --lr" -- "$G" train --out "$T/x" --lr fast
 expect 2 "not an integer" "bad --steps" -- "$G" train --out "$T/x" --steps -5
 expect 2 "give --out" "no --out" -- "$G" train --steps 5
@@ -83,6 +83,30 @@ expect 1 "state.safetensors" "truncated state" -- "$G" train --resume "$T/c" --s
 # the trained run samples with its classes and guidance
 expect 0 "wrote" "sample a trained run" -- "$G" sample --model "$T/a/model" --n 4 --steps 5 \
     --class 3 --cfg 2 --null-class 48 --out "$T/s.png"
+
+# feature conditioning: resumes bit-exactly (means, their moments and EMA included), samples
+# any combination of features, and the judge scores its held-out combinations
+expect 0 "trained" "feature: train 60 steps" -- "$G" train --out "$T/fa" $F --cond feature --steps 60 --ckpt-every 30
+[ -s "$T/fa/model/condition.json" ] && [ -s "$T/fa/model/condition.safetensors" ] && ok || \
+    bad "feature run has model/condition.json and condition.safetensors"
+expect 0 "at step 30" "feature: train to 30 of 60" -- "$G" train --out "$T/fb" $F --cond feature --steps 60 \
+    --stop-at 30 --ckpt-every 30
+expect 0 "trained" "feature: resume to 60" -- "$G" train --resume "$T/fb" --threads 1 --progress none --sample-every 0
+same "$T/fa/state.safetensors" "$T/fb/state.safetensors" "feature: 60 steps vs 30 + resume 30 (state)"
+same "$T/fa/model/condition.safetensors" "$T/fb/model/condition.safetensors" "feature: condition means"
+expect 0 "wrote" "feature: sample named features" -- "$G" sample --model "$T/fa/model" --n 4 --steps 5 \
+    --features "shape=triangle,position=top_left" --cfg 2 --out "$T/fs.png" --threads 1
+expect 2 "'hexagon' is not a value of 'shape'" "feature: unknown value" -- "$G" sample --model "$T/fa/model" \
+    --n 4 --steps 5 --features "shape=hexagon" --out "$T/fs.png"
+expect 2 "needs a feature-conditioned model" "features on a class model" -- "$G" sample --model "$T/a/model" \
+    --n 4 --steps 5 --features "shape=circle" --out "$T/fs.png"
+expect 0 '"combinations":"held-out","samples":6' "eval held-out combinations of a feature run" -- \
+    "$G" eval --run "$T/fa" --heldout --per-class 1 --steps 3 --threads 1 --out "$T/fe.json"
+[ -s "$T/fe.json" ] && ok || bad "eval --out writes the JSON"
+expect 1 "cannot name the held-out" "eval held-out of a class run" -- "$G" eval --run "$T/a" --heldout \
+    --per-class 1 --steps 3 --threads 1
+expect 0 '"combinations":"trained","samples":42' "eval a class run" -- "$G" eval --run "$T/a" --per-class 1 \
+    --steps 3 --threads 1
 
 # a classifier trained on the same data scores the run's class-conditional samples
 expect 0 "accuracy on 400 evaluation items" "classifier train" -- "$G" classifier train --out "$T/clf" \

@@ -1,6 +1,7 @@
 /* cmd_sample.c - `gmmdiff sample`: draws a batch from a UNet2DModel directory and writes a PNG
  * grid (and optionally the raw samples as .npy). Same seed, same bytes. */
 #include "cli.h"
+#include "gmmdiff/condition.h"
 #include "gmmdiff/diffusion.h"
 #include "gmmdiff/image.h"
 #include "gmmdiff/npy.h"
@@ -35,6 +36,11 @@ static void sample_help(void) {
         "  --class K          class label (or number, for class_embed_type timestep) for every sample;\n"
         "                     table-conditioned models cycle through all classes by default\n"
         "  --cond FILE.npy    condition vectors, [D] or [n, D] (class_embed_type identity)\n"
+        "  --features SPEC    a feature-conditioned model (gmmdiff train --cond feature):\n"
+        "                     attribute=value pairs, e.g. \"shape=circle,size=large\"; a\n"
+        "                     continuous attribute takes a number; attributes not named are\n"
+        "                     drawn per sample from the data's distribution (all of them\n"
+        "                     when --features is not given); see docs/CONDITIONING.md\n"
         "  --cfg W            classifier-free guidance scale (default 1: off)\n"
         "  --null-class K     the class label reserved as the learned null condition; without it the\n"
         "                     null condition is a zero class embedding\n"
@@ -68,6 +74,7 @@ int gd_cmd_sample(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *npy = NULL, *cond_path = NULL;
     const char *sampler = "ddim", *spacing = NULL, *pred = NULL;
     int n = 16, cols = 0, steps = 50, threads = 0, no_clip = 0, seed = 0, clipped_eps = 0;
+    const char *features = NULL;
     int have_class = 0, have_null = 0;
     double eta = 0, cfg = 1, cls = 0, null_cls = 0;
     for (int i = 1; i < argc; i++) {
@@ -87,6 +94,7 @@ int gd_cmd_sample(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) { threads = gd_cli_int(a, v, 1, 1024); i++; }
         else if (!strcmp(a, "--no-clip")) no_clip = 1;
         else if (!strcmp(a, "--clipped-eps")) clipped_eps = 1;
+        else if (!strcmp(a, "--features") && v) { features = v; i++; }
         else if (!strcmp(a, "--eta")) { if (!parse_num(a, v, &eta)) return 2; i++; }
         else if (!strcmp(a, "--cfg")) { if (!parse_num(a, v, &cfg)) return 2; i++; }
         else if (!strcmp(a, "--class")) { if (!parse_num(a, v, &cls)) return 2; have_class = 1; i++; }
@@ -174,7 +182,48 @@ int gd_cmd_sample(int argc, char **argv) {
         u.null = calloc(u.ncls, sizeof(float));
         if (!u.cond || !u.null) goto done;
         size_t per = u.ncls / (size_t)n;
-        if (c.class_embed == GD_CLASS_EMBED_IDENTITY) {
+        snprintf(path, sizeof path, "%s/condition.json", udir);
+        if (c.class_embed == GD_CLASS_EMBED_IDENTITY && is_file(path) && !cond_path) {
+            /* a feature-conditioned model: compose the condition of --features */
+            gd_condition cnd;
+            float *means = NULL;
+            if (have_null || have_class) {
+                fprintf(stderr, "gmmdiff sample: --class and --null-class do not apply to a "
+                                "feature model (use --features; its null condition is learned)\n");
+                rc = 2;
+                goto done;
+            }
+            if (gd_condition_load(&cnd, &means, udir, &err)) {
+                fprintf(stderr, "gmmdiff sample: %s\n", err.msg);
+                goto done;
+            }
+            int rows[GD_DATA_MAX_ATTRS];
+            if ((size_t)cnd.dim != per ||
+                gd_condition_parse_features(&cnd, features ? features : "", rows, &err)) {
+                if ((size_t)cnd.dim != per)
+                    fprintf(stderr, "gmmdiff sample: %s/condition.json: dim %d, the UNet takes "
+                                    "%zu\n", udir, cnd.dim, per);
+                else fprintf(stderr, "gmmdiff sample: %s\n", err.msg);
+                free(means);
+                rc = cnd.dim != (int)per ? 1 : 2;
+                goto done;
+            }
+            gd_rng fr; /* the unnamed attributes and the components' noise: their own stream */
+            gd_rng_seed(&fr, (uint64_t)seed * 2654435761u + 17);
+            for (int i = 0; i < n; i++) {
+                int ri[GD_DATA_MAX_ATTRS];
+                memcpy(ri, rows, sizeof rows);
+                gd_condition_fill_rows(&cnd, ri, &fr);
+                gd_condition_compose(&cnd, means, ri, &fr, u.cond + (size_t)i * per);
+                gd_condition_null(&cnd, means, u.null + (size_t)i * per);
+            }
+            free(means);
+        } else if (features) {
+            fprintf(stderr, "gmmdiff sample: --features needs a feature-conditioned model "
+                            "(%s/condition.json)\n", udir);
+            rc = 2;
+            goto done;
+        } else if (c.class_embed == GD_CLASS_EMBED_IDENTITY) {
             if (!cond_path) {
                 fprintf(stderr, "gmmdiff sample: class_embed_type identity needs --cond\n");
                 rc = 2;

@@ -29,7 +29,8 @@ static void train_help(void) {
         "  --data-seed S      shapes: the data set's seed (default 1)\n"
         "  --limit N          fashion-mnist / folder: use at most N items (default all)\n"
         "model:\n"
-        "  --cond MODE        none | class (default class)\n"
+        "  --cond MODE        none | class | feature (default class): feature composes one\n"
+        "                     Gaussian component per attribute value (docs/CONDITIONING.md)\n"
         "  --unet-config F    a UNet2DModel config.json (default: 3 levels 32,64,64, attention at\n"
         "                     the lowest level, sized to the data)\n"
         "  --channels A,B,..  block_out_channels of the default UNet\n"
@@ -47,6 +48,8 @@ static void train_help(void) {
         "  --clip X           max gradient norm, 0 off (default 1)\n"
         "  --ema-decay X      EMA max decay, warmup power 3/4 (default 0.999)\n"
         "  --cond-drop P      probability of the null condition per item (default 0.1)\n"
+        "  --cond-sigma S     feature: sigma of each component N(mu, S^2 I) (default 0.1)\n"
+        "  --cond-components K  feature: 1-D GMM components per continuous attribute (3)\n"
         "  --seed S           seed of weights, data order, noise and dropout (default 0)\n"
         "run:\n"
         "  --ckpt-every N     checkpoint every N steps and at the end (default 250)\n"
@@ -104,7 +107,7 @@ int gd_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--limit")) ds.limit = gd_cli_int(a, v, 0, 100000000);
         else if (!strcmp(a, "--cond") && v) {
             if (gd_cond_mode_parse(v, &tc.cond)) {
-                fprintf(stderr, "gmmdiff train: --cond: '%s' is not none or class\n", v);
+                fprintf(stderr, "gmmdiff train: --cond: '%s' is not none, class or feature\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--unet-config") && v) unet_path = v;
@@ -136,6 +139,8 @@ int gd_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--clip")) tc.clip = (float)gd_cli_num(a, v, 0, 1e9);
         else if (!strcmp(a, "--ema-decay")) tc.ema_max_decay = (float)gd_cli_num(a, v, 0, 1);
         else if (!strcmp(a, "--cond-drop")) tc.cond_drop = (float)gd_cli_num(a, v, 0, 1);
+        else if (!strcmp(a, "--cond-sigma")) tc.cond_sigma = (float)gd_cli_num(a, v, 0, 100);
+        else if (!strcmp(a, "--cond-components")) tc.cond_components = gd_cli_int(a, v, 1, 16);
         else if (!strcmp(a, "--seed")) tc.seed = (uint64_t)gd_cli_int(a, v, 0, 2147483647);
         else if (!strcmp(a, "--ckpt-every")) { ro.ckpt_every = gd_cli_int(a, v, 1, 100000000); other = 0; }
         else if (!strcmp(a, "--sample-every")) { ro.sample_every = gd_cli_int(a, v, 0, 100000000); other = 0; }

@@ -1,6 +1,7 @@
 /* eval_shapes.c - scoring a class-conditioned shapes model with the judge: samples per trained
  * combination, the judge's defect rate and attribute accuracy, a grid and a one-page summary. */
 #include "eval_shapes.h"
+#include "gmmdiff/condition.h"
 #include "gmmdiff/diffusion.h"
 #include "gmmdiff/image.h"
 #include "gmmdiff/shapes.h"
@@ -21,20 +22,45 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
     if (s) return s;
     snprintf(path, sizeof path, "%s/scheduler_config.json", mdir);
     if ((s = gd_scheduler_config_load(&schc, path, err))) return s;
-    if (u.class_embed != GD_CLASS_EMBED_TABLE || u.num_class_embeds != GD_SHAPES_N_COMBOS + 1 ||
-        u.in_channels != 1 || !gd_shapes_size_ok(u.sample_size))
-        return gd_error_set(err, GD_ERR_ARG, "%s: not a class-conditioned shapes model (%d class "
-                            "rows, %d channels, size %d)", mdir, u.num_class_embeds,
-                            u.in_channels, u.sample_size);
+    gd_condition cnd;
+    float *means = NULL;
+    int feature = u.class_embed == GD_CLASS_EMBED_IDENTITY;
+    if (feature && (s = gd_condition_load(&cnd, &means, mdir, err))) return s;
+    int amap[GD_SHAPES_N_ATTRS];
+    for (int a = 0; feature && a < GD_SHAPES_N_ATTRS; a++) {
+        amap[a] = -1;
+        for (int b = 0; b < cnd.n_attrs; b++)
+            if (!strcmp(cnd.attrs[b].name, gd_shapes_attr_name(a))) amap[a] = b;
+        if (amap[a] < 0 || cnd.n_attrs != GD_SHAPES_N_ATTRS) {
+            free(means);
+            return gd_error_set(err, GD_ERR_ARG, "%s: its condition lacks the shapes attribute "
+                                "'%s'", mdir, gd_shapes_attr_name(a));
+        }
+    }
+    if ((!feature && (u.class_embed != GD_CLASS_EMBED_TABLE ||
+                      u.num_class_embeds != GD_SHAPES_N_COMBOS + 1)) ||
+        u.in_channels != 1 || !gd_shapes_size_ok(u.sample_size)) {
+        free(means);
+        return gd_error_set(err, GD_ERR_ARG, "%s: not a class- or feature-conditioned shapes "
+                            "model (%d class rows, %d channels, size %d)", mdir,
+                            u.num_class_embeds, u.in_channels, u.sample_size);
+    }
+    if (o->heldout && !feature) {
+        free(means);
+        return gd_error_set(err, GD_ERR_ARG, "%s: a class model cannot name the held-out "
+                            "combinations", mdir);
+    }
     int combos[GD_SHAPES_N_COMBOS];
-    int nc = gd_shapes_combos(GD_SHAPES_TRAIN, combos), per = o->per_class, n = nc * per;
+    int nc = gd_shapes_combos(o->heldout ? GD_SHAPES_HELDOUT : GD_SHAPES_TRAIN, combos),
+        per = o->per_class, n = nc * per;
+    int D = feature ? cnd.dim : 1;
     int S = u.sample_size;
     size_t img = (size_t)S * S;
     gd_graph *g = gd_graph_new();
     gd_unet_io io = gd_unet_declare(g, &u, n, S, S);
     gd_noise_schedule sched = {0};
-    float *x = malloc(sizeof(float) * img * n), *cond = malloc(sizeof(float) * n);
-    float *null = malloc(sizeof(float) * n);
+    float *x = malloc(sizeof(float) * img * n), *cond = malloc(sizeof(float) * n * D);
+    float *null = malloc(sizeof(float) * n * D);
     int *intended = malloc(sizeof(int) * GD_SHAPES_N_ATTRS * n);
     gd_shapes_verdict *v = malloc(sizeof *v * n);
     if (!x || !cond || !null || !intended || !v) {
@@ -47,9 +73,18 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
     for (int c = 0; c < nc; c++)
         for (int j = 0; j < per; j++) {
             int i = c * per + j;
-            cond[i] = (float)combos[c];
-            null[i] = (float)GD_SHAPES_N_COMBOS;
-            gd_shapes_combo_values(combos[c], intended + (size_t)i * GD_SHAPES_N_ATTRS);
+            int *want = intended + (size_t)i * GD_SHAPES_N_ATTRS;
+            gd_shapes_combo_values(combos[c], want);
+            if (feature) {
+                int rows[GD_DATA_MAX_ATTRS];
+                for (int a = 0; a < GD_SHAPES_N_ATTRS; a++)
+                    rows[amap[a]] = cnd.attrs[amap[a]].row0 + want[a];
+                gd_condition_compose(&cnd, means, rows, NULL, cond + (size_t)i * D);
+                gd_condition_null(&cnd, means, null + (size_t)i * D);
+            } else {
+                cond[i] = (float)combos[c];
+                null[i] = (float)GD_SHAPES_N_COMBOS;
+            }
         }
     gd_sampler_config sc = gd_sampler_defaults((gd_sampler_kind)o->sampler);
     sc.prediction = schc.prediction;
@@ -67,6 +102,7 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
     res->n_combos = nc;
     if (o->grid && (s = gd_png_write_grid(o->grid, x, n, 1, S, S, per * 2, err))) goto done;
 done:
+    free(means);
     free(x);
     free(cond);
     free(null);
@@ -86,13 +122,13 @@ gd_status gd_eval_shapes_write_md(const char *path, const char *title,
     const double chance[GD_SHAPES_N_ATTRS] = {1.0 / 3, 1.0 / 2, 1.0 / 4, 1.0 / 2};
     int len = snprintf(buf, 16384,
         "# %s\n\n%s\n"
-        "The judge (docs/DATA.md) scored %d samples: %d for each of the %d trained attribute\n"
+        "The judge (docs/DATA.md) scored %d samples: %d for each of the %d %s attribute\n"
         "combinations, drawn with %s %d steps, classifier-free guidance scale %.2f, seed %llu.\n\n"
         "| measure | value | chance |\n|---|---|---|\n"
         "| defect rate (the judge's residual test, docs/DATA.md) | %.3f | |\n"
         "| exact combination accuracy, best match | **%.3f** | %.3f |\n",
         title, extra ? extra : "", r->n, r->n / r->n_combos, r->n_combos,
-        o->sampler == GD_SAMPLER_DDPM ? "DDPM" : o->sampler == GD_SAMPLER_DDIM ? "DDIM" : "DPM++ 2M",
+        o->heldout ? "held-out" : "trained", o->sampler == GD_SAMPLER_DDPM ? "DDPM" : o->sampler == GD_SAMPLER_DDIM ? "DDIM" : "DPM++ 2M",
         o->steps, (double)o->cfg, (unsigned long long)o->seed,
         m->defect_rate, m->exact_acc_any, chance[0] * chance[1] * chance[2] * chance[3]);
     for (int a = 0; a < GD_SHAPES_N_ATTRS && len < 16000; a++)

@@ -12,6 +12,8 @@ typedef struct gd_eval_shapes_opts {
     float cfg;       /* classifier-free guidance scale (1: off) */
     uint64_t seed;
     const char *grid; /* PNG of every sample, NULL: none */
+    int heldout;      /* the 6 held-out combinations instead of the 42 trained ones (feature
+                         models only: a class model has no row for them) */
 } gd_eval_shapes_opts;
 
 typedef struct gd_eval_shapes_result {
@@ -19,8 +21,9 @@ typedef struct gd_eval_shapes_result {
     gd_shapes_summary summary;
 } gd_eval_shapes_result;
 
-/* samples run_dir/model per trained combination, judges every sample against its intended
- * combination */
+/* samples run_dir/model per trained (or held-out) combination, judges every sample against
+ * its intended combination. A class model gets the combination's class row; a feature model
+ * (model/condition.json) the sum of its values' component means (no component noise) */
 gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
                          gd_eval_shapes_result *res, gd_error *err);
 /* a one-page Markdown summary of the result */

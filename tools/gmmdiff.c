@@ -17,6 +17,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  bench conv   time conv2d forward+backward at the shapes of a 28x28 UNet\n"
             "  classifier   train an attribute classifier on real data; score data or samples\n"
+            "  eval         score a trained shapes run with the judge (JSON)\n"
             "  demo         train a class-conditioned model on the built-in shapes data and judge it\n"
             "  init         a new, randomly initialised UNet2DModel directory from a config\n"
             "  forward      one denoiser evaluation on a batch (.npy in and out)\n"
@@ -26,7 +27,7 @@ static void usage(FILE *f) {
             "  version      print the version\n"
             "  help         this text; `gmmdiff <command> --help` for a command's flags\n"
             "\n"
-            "not yet available: eval, report\n",
+            "not yet available: report\n",
             GD_VERSION_STRING);
 }
 
@@ -81,7 +82,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return gd_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "gmm")) return gd_cmd_gmm(argc - 1, argv + 1);
     if (!strcmp(cmd, "classifier")) return gd_cmd_classifier(argc - 1, argv + 1);
-    const char *later[] = {"eval", "report"};
+    if (!strcmp(cmd, "eval")) return gd_cmd_eval(argc - 1, argv + 1);
+    const char *later[] = {"report"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (!strcmp(cmd, later[i])) {
             fprintf(stderr, "gmmdiff: '%s' is not yet available in this version\n", cmd);

@@ -13,8 +13,11 @@
  *   model/config.json              the UNet's diffusers config
  *   model/diffusion_pytorch_model.safetensors   the EMA weights (what sampling uses)
  *   model/scheduler_config.json    diffusers' DDPMScheduler config of the noise schedule
- *   state.safetensors              params, adam_m, adam_v, ema (flat, in parameter order) and
- *                                  metadata: format, version, step, config
+ *   model/condition.json, model/condition.safetensors   feature mode: the components and
+ *                                  their EMA means (condition.h)
+ *   state.safetensors              params, adam_m, adam_v, ema (flat, in parameter order), in
+ *                                  feature mode cond_means, cond_adam_m, cond_adam_v, cond_ema,
+ *                                  and metadata: format, version, step, config
  * Every file is written atomically (temporary file, fsync, rename), the state file last, so a
  * run killed at any moment leaves the previous complete checkpoint or the new one.
  */
@@ -30,7 +33,7 @@
 extern "C" {
 #endif
 
-typedef enum gd_cond_mode { GD_COND_NONE, GD_COND_CLASS } gd_cond_mode;
+typedef enum gd_cond_mode { GD_COND_NONE, GD_COND_CLASS, GD_COND_FEATURE } gd_cond_mode;
 typedef enum gd_lr_schedule { GD_LR_CONSTANT, GD_LR_COSINE } gd_lr_schedule;
 
 typedef struct gd_train_config {
@@ -46,11 +49,13 @@ typedef struct gd_train_config {
     float ema_power;
     gd_cond_mode cond;
     float cond_drop;      /* probability of the null condition per item (classifier-free) */
+    float cond_sigma;     /* feature mode: sigma of every component N(mu, sigma^2 I) */
+    int cond_components;  /* feature mode: 1-D GMM components per continuous attribute */
     gd_scheduler_config sched;
 } gd_train_config;
 
 void gd_train_config_default(gd_train_config *c);
-gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out);   /* none, class */
+gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out);   /* none, class, feature */
 const char *gd_cond_mode_name(gd_cond_mode m);
 gd_status gd_lr_schedule_parse(const char *s, gd_lr_schedule *out); /* constant, cosine */
 const char *gd_lr_schedule_name(gd_lr_schedule s);
@@ -60,7 +65,8 @@ float gd_train_lr(const gd_train_config *c, int64_t step);
 /* The UNet a data set gets by default: sample_size = image side, channels = image channels,
  * block_out_channels (32, 64, 64), DownBlock2D, DownBlock2D, AttnDownBlock2D (attention at the
  * lowest resolution and in the mid block), 1 layer per block, 8 groups, head dim 8; a class
- * table of n_classes + 1 rows (the last row the learned null condition) in class mode. */
+ * table of n_classes + 1 rows (the last row the learned null condition) in class mode; the
+ * identity class embedding (the composed condition vector, condition.h) in feature mode. */
 void gd_train_default_unet(gd_unet_config *u, const gd_dataset *d, gd_cond_mode cond);
 
 typedef struct gd_trainer gd_trainer;
@@ -82,6 +88,9 @@ float gd_trainer_lr(const gd_trainer *t); /* of the next step */
 /* The EMA weights (flat, parameter order) and the graph they fit, for sampling */
 const float *gd_trainer_ema(const gd_trainer *t, size_t *n);
 int gd_trainer_null_class(const gd_trainer *t); /* the null row in class mode, else -1 */
+/* feature mode: the components and their EMA means [rows, dim]; NULL in other modes */
+struct gd_condition;
+const struct gd_condition *gd_trainer_condition(const gd_trainer *t, const float **ema_means);
 
 /* Fault injection for tests: sets a parameter to NaN, so the next step's loss is NaN. */
 void gd_trainer_poison(gd_trainer *t);

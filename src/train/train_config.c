@@ -25,16 +25,18 @@ void gd_train_config_default(gd_train_config *c) {
     c->ema_power = 0.75f;
     c->cond = GD_COND_CLASS;
     c->cond_drop = 0.1f;
+    c->cond_sigma = 0.1f;
+    c->cond_components = 3;
     gd_scheduler_config_default(&c->sched);
 }
 
-static const char *cond_names[] = {"none", "class"};
+static const char *cond_names[] = {"none", "class", "feature"};
 static const char *lr_names[] = {"constant", "cosine"};
 static const char *beta_names[] = {"linear", "scaled_linear", "squaredcos_cap_v2"};
 static const char *pred_names[] = {"epsilon", "v_prediction", "sample"};
 
 gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (!strcmp(s, cond_names[i])) {
             *out = (gd_cond_mode)i;
             return GD_OK;
@@ -82,6 +84,9 @@ void gd_train_default_unet(gd_unet_config *u, const gd_dataset *d, gd_cond_mode 
     if (cond == GD_COND_CLASS) {
         u->class_embed = GD_CLASS_EMBED_TABLE;
         u->num_class_embeds = d->n_classes + 1;
+    } else if (cond == GD_COND_FEATURE) {
+        u->class_embed = GD_CLASS_EMBED_IDENTITY;
+        u->num_class_embeds = 0;
     } else {
         u->class_embed = GD_CLASS_EMBED_NONE;
         u->num_class_embeds = 0;
@@ -118,6 +123,10 @@ char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u,
     json_object_set_new(o, "ema_power", jf(c->ema_power));
     json_object_set_new(o, "cond", json_string(cond_names[c->cond]));
     json_object_set_new(o, "cond_drop", jf(c->cond_drop));
+    if (c->cond == GD_COND_FEATURE) {
+        json_object_set_new(o, "cond_sigma", jf(c->cond_sigma));
+        json_object_set_new(o, "cond_components", json_integer(c->cond_components));
+    }
     json_object_set_new(o, "num_train_timesteps", json_integer(c->sched.num_train_timesteps));
     json_object_set_new(o, "beta_schedule", json_string(beta_names[c->sched.beta_schedule]));
     json_object_set_new(o, "beta_start", jf(c->sched.beta_start));
@@ -158,10 +167,10 @@ static gd_status read_key(gd_train_config *c, const char *key, json_t *v, const 
                           gd_error *err) {
     const char *f_keys[] = {"lr", "adam_beta1", "adam_beta2", "adam_eps", "weight_decay",
                             "clip", "ema_max_decay", "ema_power", "cond_drop", "beta_start",
-                            "beta_end"};
+                            "beta_end", "cond_sigma"};
     float *f_dst[] = {&c->lr, &c->beta1, &c->beta2, &c->adam_eps, &c->weight_decay, &c->clip,
                       &c->ema_max_decay, &c->ema_power, &c->cond_drop, &c->sched.beta_start,
-                      &c->sched.beta_end};
+                      &c->sched.beta_end, &c->cond_sigma};
     for (size_t i = 0; i < sizeof f_keys / sizeof *f_keys; i++)
         if (!strcmp(key, f_keys[i])) {
             if (!json_is_number(v) || !isfinite(json_number_value(v)))
@@ -169,8 +178,9 @@ static gd_status read_key(gd_train_config *c, const char *key, json_t *v, const 
             *f_dst[i] = (float)json_number_value(v);
             return GD_OK;
         }
-    const char *i_keys[] = {"steps", "batch", "warmup", "num_train_timesteps"};
-    int *i_dst[] = {&c->steps, &c->batch, &c->warmup, &c->sched.num_train_timesteps};
+    const char *i_keys[] = {"steps", "batch", "warmup", "num_train_timesteps", "cond_components"};
+    int *i_dst[] = {&c->steps, &c->batch, &c->warmup, &c->sched.num_train_timesteps,
+                    &c->cond_components};
     for (size_t i = 0; i < sizeof i_keys / sizeof *i_keys; i++)
         if (!strcmp(key, i_keys[i])) {
             if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000000)

@@ -1,5 +1,6 @@
 /* trainer.c - one training step of a UNet2DModel denoiser (noise, forward, MSE, backward,
  * clipping, AdamW, EMA), counter-based randomness, and checkpoints that resume bit-exactly. */
+#include "gmmdiff/condition.h"
 #include "gmmdiff/safetensors.h"
 #include "gmmdiff/train.h"
 
@@ -13,7 +14,7 @@
 #define STATE_VERSION "1"
 
 /* random streams: each (seed, stream, counter) seeds its own generator */
-enum { STREAM_INIT = 1, STREAM_STEP = 2, STREAM_EPOCH = 3 };
+enum { STREAM_INIT = 1, STREAM_STEP = 2, STREAM_EPOCH = 3, STREAM_COND = 4 };
 
 struct gd_trainer {
     gd_train_config c;
@@ -30,6 +31,12 @@ struct gd_trainer {
     int64_t perm_epoch;
     float *eps;      /* [C*H*W] one item's noise */
     int null_class;
+    /* feature mode: the components and the means' own parameters, gradient, moments, EMA */
+    gd_condition *cnd;
+    int attr_map[GD_DATA_MAX_ATTRS];
+    size_t CP;       /* rows * dim */
+    float *cmu, *cgrad, *cm, *cv, *cema;
+    int *rows;       /* [batch, n_attrs] of the current step */
 };
 
 static uint64_t mix64(uint64_t x) {
@@ -56,6 +63,9 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
         (u->class_embed != GD_CLASS_EMBED_TABLE || u->num_class_embeds != d->n_classes + 1))
         return gd_error_set(err, GD_ERR_ARG, "class conditioning needs a class table of %d rows "
                             "(%d classes and the null condition)", d->n_classes + 1, d->n_classes);
+    if (c->cond == GD_COND_FEATURE && u->class_embed != GD_CLASS_EMBED_IDENTITY)
+        return gd_error_set(err, GD_ERR_ARG, "feature conditioning needs a model with "
+                            "class_embed_type \"identity\" (the composed condition vector)");
     if (c->cond == GD_COND_NONE && u->class_embed != GD_CLASS_EMBED_NONE)
         return gd_error_set(err, GD_ERR_ARG, "--cond none needs a model without class embedding");
     if (c->batch < 1 || c->steps < 1 || !(c->lr > 0) || c->cond_drop < 0 || c->cond_drop > 1 ||
@@ -89,6 +99,32 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
     stream_seed(&rng, c->seed, STREAM_INIT, 0);
     gd_unet_init(t->g, &rng);
     memcpy(t->ema, gd_graph_params(t->g, NULL), sizeof(float) * t->P);
+    if (c->cond == GD_COND_FEATURE) {
+        t->cnd = calloc(1, sizeof *t->cnd);
+        if (!t->cnd) {
+            s = gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory");
+            goto fail;
+        }
+        if ((s = gd_condition_build(t->cnd, d, gd_unet_time_embed_dim(u), c->cond_sigma,
+                                    c->cond_components, c->seed, err)) ||
+            (s = gd_condition_bind(t->cnd, d, t->attr_map, err)))
+            goto fail;
+        t->CP = (size_t)t->cnd->rows * (size_t)t->cnd->dim;
+        t->cmu = gd_malloc(sizeof(float) * t->CP);
+        t->cgrad = gd_calloc(sizeof(float) * t->CP);
+        t->cm = gd_calloc(sizeof(float) * t->CP);
+        t->cv = gd_calloc(sizeof(float) * t->CP);
+        t->cema = gd_malloc(sizeof(float) * t->CP);
+        t->rows = malloc(sizeof(int) * (size_t)c->batch * (size_t)t->cnd->n_attrs);
+        if (!t->cmu || !t->cgrad || !t->cm || !t->cv || !t->cema || !t->rows) {
+            s = gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory");
+            goto fail;
+        }
+        gd_rng cr;
+        stream_seed(&cr, c->seed, STREAM_COND, 0);
+        gd_condition_init_means(t->cnd, t->cmu, &cr);
+        memcpy(t->cema, t->cmu, sizeof(float) * t->CP);
+    }
     *out = t;
     return GD_OK;
 fail:
@@ -105,6 +141,13 @@ void gd_trainer_free(gd_trainer *t) {
     gd_free(t->ema);
     free(t->perm);
     free(t->eps);
+    free(t->cnd);
+    gd_free(t->cmu);
+    gd_free(t->cgrad);
+    gd_free(t->cm);
+    gd_free(t->cv);
+    gd_free(t->cema);
+    free(t->rows);
     free(t);
 }
 
@@ -145,7 +188,19 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
         gd_training_target(tgt + i * item, x0, t->eps, item, ac, t->c.sched.prediction);
         tt[i] = (float)ts;
         double u = gd_rng_uniform(&r);
-        if (cls) cls[i] = (float)(u < t->c.cond_drop ? t->null_class : d->cls[k]);
+        if (t->cnd) { /* then the components (posterior draws) and their noise */
+            int A = t->cnd->n_attrs, *rows = t->rows + (size_t)i * (size_t)A;
+            float *ci = cls + (size_t)i * (size_t)t->cnd->dim;
+            if (u < t->c.cond_drop) {
+                for (int a = 0; a < A; a++) rows[a] = t->cnd->attrs[a].null_row;
+                gd_condition_compose(t->cnd, t->cmu, rows, NULL, ci);
+            } else {
+                gd_condition_item_rows(t->cnd, d, t->attr_map, k, &r, rows);
+                gd_condition_compose(t->cnd, t->cmu, rows, &r, ci);
+            }
+        } else if (cls) {
+            cls[i] = (float)(u < t->c.cond_drop ? t->null_class : d->cls[k]);
+        }
     }
     gd_graph_forward(t->g);
     float l = gd_data(t->g, t->loss)[0];
@@ -156,7 +211,24 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
     gd_graph_backward(t->g, t->loss);
     size_t P;
     float *p = gd_graph_params(t->g, &P), *gr = gd_graph_param_grads(t->g, NULL);
-    float norm = gd_clip_grad_norm(gr, P, t->c.clip > 0 ? t->c.clip : INFINITY);
+    float norm;
+    if (t->cnd) { /* d c / d mu_r = I for every row r composed into c */
+        gd_condition_backward(t->cnd, t->rows, B, gd_grad(t->g, t->io.cls), t->cgrad);
+        /* one global norm over the UNet's and the means' gradients */
+        double ss = 0;
+        for (size_t j = 0; j < P; j++) ss += (double)gr[j] * gr[j];
+        for (size_t j = 0; j < t->CP; j++) ss += (double)t->cgrad[j] * t->cgrad[j];
+        norm = (float)sqrt(ss);
+        if (t->c.clip > 0 && isfinite(norm)) {
+            float coef = t->c.clip / (norm + 1e-6f);
+            if (coef < 1.0f) {
+                for (size_t j = 0; j < P; j++) gr[j] *= coef;
+                for (size_t j = 0; j < t->CP; j++) t->cgrad[j] *= coef;
+            }
+        }
+    } else {
+        norm = gd_clip_grad_norm(gr, P, t->c.clip > 0 ? t->c.clip : INFINITY);
+    }
     if (!isfinite(norm))
         return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the gradient norm is %f; stopped "
                             "before updating the weights", (long long)t->step + 1, (double)norm);
@@ -165,6 +237,10 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
     gd_adamw_step(p, gr, t->m, t->v, P, t->step + 1, &ac);
     float decay = gd_ema_decay(t->step + 1, t->c.ema_max_decay, 0.0f, 0, 1, 1.0f, t->c.ema_power);
     gd_ema_update(t->ema, p, P, decay);
+    if (t->cnd) {
+        gd_adamw_step(t->cmu, t->cgrad, t->cm, t->cv, t->CP, t->step + 1, &ac);
+        gd_ema_update(t->cema, t->cmu, t->CP, decay);
+    }
     t->step++;
     if (loss) *loss = l;
     if (grad_norm) *grad_norm = norm;
@@ -178,6 +254,10 @@ const float *gd_trainer_ema(const gd_trainer *t, size_t *n) {
     return t->ema;
 }
 int gd_trainer_null_class(const gd_trainer *t) { return t->null_class; }
+const gd_condition *gd_trainer_condition(const gd_trainer *t, const float **ema_means) {
+    if (ema_means) *ema_means = t->cema;
+    return t->cnd;
+}
 
 gd_status gd_trainer_save(const gd_trainer *t, const char *run_dir, gd_error *err) {
     char path[4200], mdir[4100];
@@ -198,6 +278,7 @@ gd_status gd_trainer_save(const gd_trainer *t, const char *run_dir, gd_error *er
     gd_free(keep);
     snprintf(path, sizeof path, "%s/scheduler_config.json", mdir);
     if (!s) s = gd_scheduler_config_save(&t->c.sched, path, err);
+    if (!s && t->cnd) s = gd_condition_save(t->cnd, t->cema, mdir, err);
     if (s) return s;
     char *cfg = gd_train_config_json(&t->c, &t->u, t->d);
     if (!cfg) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", run_dir);
@@ -205,11 +286,13 @@ gd_status gd_trainer_save(const gd_trainer *t, const char *run_dir, gd_error *er
     snprintf(step, sizeof step, "%lld", (long long)t->step);
     const char *keys[4] = {"format", "version", "step", "config"};
     const char *vals[4] = {STATE_FORMAT, STATE_VERSION, step, cfg};
-    int64_t shape[1] = {(int64_t)t->P};
-    gd_st_entry e[4] = {{"params", p, 1, shape}, {"adam_m", t->m, 1, shape},
-                        {"adam_v", t->v, 1, shape}, {"ema", t->ema, 1, shape}};
+    int64_t shape[1] = {(int64_t)t->P}, cshape[1] = {(int64_t)t->CP};
+    gd_st_entry e[8] = {{"params", p, 1, shape},          {"adam_m", t->m, 1, shape},
+                        {"adam_v", t->v, 1, shape},       {"ema", t->ema, 1, shape},
+                        {"cond_means", t->cmu, 1, cshape}, {"cond_adam_m", t->cm, 1, cshape},
+                        {"cond_adam_v", t->cv, 1, cshape}, {"cond_ema", t->cema, 1, cshape}};
     snprintf(path, sizeof path, "%s/state.safetensors", run_dir);
-    s = gd_st_write_meta(path, e, 4, keys, vals, 4, err);
+    s = gd_st_write_meta(path, e, t->cnd ? 8 : 4, keys, vals, 4, err);
     free(cfg);
     return s;
 }
@@ -270,6 +353,14 @@ gd_status gd_trainer_resume(gd_trainer *t, const char *run_dir, gd_error *err) {
         (s = gd_st_read_f32(&st, "adam_v", t->v, 1, shape, err)) ||
         (s = gd_st_read_f32(&st, "ema", t->ema, 1, shape, err)))
         goto done;
+    if (t->cnd) {
+        int64_t cshape[1] = {(int64_t)t->CP};
+        if ((s = gd_st_read_f32(&st, "cond_means", t->cmu, 1, cshape, err)) ||
+            (s = gd_st_read_f32(&st, "cond_adam_m", t->cm, 1, cshape, err)) ||
+            (s = gd_st_read_f32(&st, "cond_adam_v", t->cv, 1, cshape, err)) ||
+            (s = gd_st_read_f32(&st, "cond_ema", t->cema, 1, cshape, err)))
+            goto done;
+    }
     t->step = step;
 done:
     gd_st_close(&st);
@@ -289,7 +380,29 @@ gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cf
     float *p = gd_graph_params(g, &P);
     GD_ASSERT(P == t->P);
     memcpy(p, t->ema, sizeof(float) * P);
-    if (io.cls >= 0) {
+    if (t->cnd) { /* each sample the mean condition of one class's attribute values */
+        size_t D = (size_t)t->cnd->dim;
+        cond = malloc(sizeof(float) * (size_t)n * D);
+        null = malloc(sizeof(float) * (size_t)n * D);
+        int *rep = malloc(sizeof(int) * (size_t)d->n_classes), rows[GD_DATA_MAX_ATTRS];
+        if (!cond || !null || !rep) {
+            free(rep);
+            s = gd_error_set(err, GD_ERR_NOMEM, "sampling: out of memory");
+            goto done;
+        }
+        for (int k = 0; k < d->n_classes; k++) rep[k] = -1;
+        for (int i = 0; i < d->n; i++)
+            if (rep[d->cls[i]] < 0) rep[d->cls[i]] = i;
+        for (int i = 0; i < n; i++) {
+            int k = cls ? cls[i] : (int)((int64_t)i * d->n_classes / n);
+            GD_ASSERT(k >= 0 && k < d->n_classes);
+            int item = rep[k] >= 0 ? rep[k] : 0; /* a class the data lacks: its first item's */
+            gd_condition_item_rows(t->cnd, d, t->attr_map, item, NULL, rows);
+            gd_condition_compose(t->cnd, t->cema, rows, NULL, cond + (size_t)i * D);
+            gd_condition_null(t->cnd, t->cema, null + (size_t)i * D);
+        }
+        free(rep);
+    } else if (io.cls >= 0) {
         cond = malloc(sizeof(float) * (size_t)n);
         null = malloc(sizeof(float) * (size_t)n);
         if (!cond || !null) {
