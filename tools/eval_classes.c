@@ -73,6 +73,7 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
     sc.steps = o->steps;
     sc.clip_sample = schc.clip_sample;
     sc.clip_range = schc.clip_sample_range;
+    sc.use_clipped_model_output = 1; /* as gmmdiff eval: docs/MODELS.md */
     gd_guidance guide = {o->cfg, 0.0f};
     for (int start = 0; start < n; start += chunk) {
         int nb = n - start < chunk ? n - start : chunk;

@@ -8,7 +8,7 @@
 
 typedef struct gd_eval_classes_opts {
     int per_class;    /* samples per class */
-    int steps;        /* DDIM steps */
+    int steps;        /* DDIM steps (eps from the clamped x0) */
     float cfg;        /* classifier-free guidance scale (1: off) */
     uint64_t seed;
     int chunk;        /* samples per UNet batch */
