@@ -95,7 +95,8 @@ const struct gd_condition *gd_trainer_condition(const gd_trainer *t, const float
 /* Fault injection for tests: sets a parameter to NaN, so the next step's loss is NaN. */
 void gd_trainer_poison(gd_trainer *t);
 
-/* Samples n images from the EMA weights with DDIM (steps, eta 0) into x [n, C, H, W]; class
+/* Samples n images from the EMA weights with DDIM (steps, eta 0, eps from the clamped x0)
+ * into x [n, C, H, W]; class
  * models get the classes cls [n] (NULL: spread evenly over all classes) and classifier-free
  * guidance scale cfg (1: off). The noise comes from seed alone. */
 gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cfg, int steps,

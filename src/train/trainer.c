@@ -421,6 +421,7 @@ gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cf
     sc.steps = steps;
     sc.clip_sample = t->c.sched.clip_sample;
     sc.clip_range = t->c.sched.clip_sample_range;
+    sc.use_clipped_model_output = 1; /* docs/MODELS.md: DDIM and clipped x0 */
     gd_guidance guide = {cfg, 0.0f};
     gd_rng r;
     gd_rng_seed(&r, seed);
