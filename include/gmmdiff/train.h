@@ -96,9 +96,9 @@ const struct gd_condition *gd_trainer_condition(const gd_trainer *t, const float
 void gd_trainer_poison(gd_trainer *t);
 
 /* Samples n images from the EMA weights with DDIM (steps, eta 0, eps from the clamped x0)
- * into x [n, C, H, W]; class
- * models get the classes cls [n] (NULL: spread evenly over all classes) and classifier-free
- * guidance scale cfg (1: off). The noise comes from seed alone. */
+ * into x [n, C, H, W]; class and feature models get the classes cls [n] (NULL: spread evenly
+ * over all classes; a feature model composes each class's attribute values) and
+ * classifier-free guidance scale cfg (1: off). The noise comes from seed alone. */
 gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cfg, int steps,
                             uint64_t seed, float *x, gd_error *err);
 
