@@ -8,7 +8,8 @@
 #   experiments/class_vs_feature.sh [short|full] [OUT]     (default: short, runs/class_vs_feature)
 #
 # short: 600 steps per run (about 2.5 min each on 2 cores), full: 3000 steps. Seeds 1 2 3 (env
-# SEEDS, threads per run: env THREADS). Runs that exist are resumed, so an interrupted experiment continues.
+# SEEDS, threads per run: env THREADS). Runs that exist are resumed and evaluations newer than
+# their checkpoint kept, so an interrupted experiment continues.
 set -eu
 BUDGET=${1:-short}
 OUT=${2:-runs/class_vs_feature-$BUDGET}
@@ -32,8 +33,11 @@ for seed in $SEEDS; do
             $G train --data shapes --cond "$mode" --seed "$seed" --steps "$STEPS" --batch 32 \
                 --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 --ckpt-every 200 $TH
         fi
-        $G eval --run "$R" --per-class 8 --seed 0 --out "$R/eval-trained.json" $TH >/dev/null
-        if [ "$mode" = feature ]; then
+        # an evaluation newer than the run's checkpoint is kept
+        if [ ! "$R/eval-trained.json" -nt "$R/state.safetensors" ]; then
+            $G eval --run "$R" --per-class 8 --seed 0 --out "$R/eval-trained.json" $TH >/dev/null
+        fi
+        if [ "$mode" = feature ] && [ ! "$R/eval-heldout.json" -nt "$R/state.safetensors" ]; then
             $G eval --run "$R" --heldout --per-class 40 --seed 0 --out "$R/eval-heldout.json" $TH >/dev/null
         fi
         echo "done $R"
