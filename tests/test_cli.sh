@@ -5,22 +5,7 @@
 set -u
 G=$1
 FX=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-
-# expect CODE PATTERN LABEL -- command...: exit status CODE and PATTERN in its stderr+stdout
-expect() {
-    code=$1 pat=$2 label=$3
-    shift 4
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -eq "$code" ] && { [ -z "$pat" ] || printf '%s' "$out" | grep -q -- "$pat"; }; then ok; else
-        bad "$label (exit $rc, wanted $code; output: $out)"; fi
-}
+. "$(dirname "$0")/testlib.sh"
 
 expect 0 "usage: gmmdiff" "help" -- "$G" help
 expect 2 "unknown command" "unknown command" -- "$G" frobnicate
@@ -108,5 +93,4 @@ expect 2 "for ddim only" "sample eta with ddpm" -- \
     "$G" sample --model "$FX/unet/plain" --sampler ddpm --eta 0.5 --out "$T/x.png"
 expect 1 "cannot open" "sample missing model" -- "$G" sample --model "$T/nope" --out "$T/x.png"
 [ ! -e "$T/x.png" ] && ok || bad "no grid written after failures"
-echo "test_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report test_cli

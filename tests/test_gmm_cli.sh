@@ -4,22 +4,7 @@
 # Usage: test_gmm_cli.sh GMMDIFF
 set -u
 G=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-
-# expect CODE PATTERN LABEL -- command...: exit status CODE and PATTERN in its stderr+stdout
-expect() {
-    code=$1 pat=$2 label=$3
-    shift 4
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -eq "$code" ] && { [ -z "$pat" ] || printf '%s' "$out" | grep -q -- "$pat"; }; then ok; else
-        bad "$label (exit $rc, wanted $code; output: $out)"; fi
-}
+. "$(dirname "$0")/testlib.sh"
 
 # two clusters in 2-D, 300 points (a fixed linear congruential generator, no awk rand)
 awk 'BEGIN { s = 12345
@@ -122,5 +107,4 @@ printf '{"format": "gmmdiff-gmm",' > "$T/cut.json"
 expect 1 "cut.json: line" "truncated model" -- "$G" gmm sample --model "$T/cut.json" --n 3 --out "$T/z.csv"
 expect 1 "nope.json: cannot read" "missing model" -- "$G" gmm score --model "$T/nope.json" --in "$T/x.csv"
 
-echo "test_gmm_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report test_gmm_cli

@@ -6,23 +6,7 @@
 # Usage: test_train.sh GMMDIFF
 set -u
 G=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-expect() { # expect CODE PATTERN LABEL -- command...
-    code=$1 pat=$2 label=$3
-    shift 4
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -eq "$code" ] && { [ -z "$pat" ] || printf '%s' "$out" | grep -q -- "$pat"; }; then ok; else
-        bad "$label (exit $rc, wanted $code; output: $out)"; fi
-}
-same() { # same FILE1 FILE2 LABEL
-    if cmp -s "$1" "$2"; then ok; else bad "$3: $1 and $2 differ"; fi
-}
+. "$(dirname "$0")/testlib.sh"
 
 F="--threads 1 --batch 8 --n-data 400 --channels 8,16,16 --progress none --sample-every 0 --warmup 20 --log-every 10"
 
@@ -116,5 +100,4 @@ expect 0 '"exact":' "classifier eval of a run's samples" -- "$G" classifier eval
 [ -s "$T/cg.png" ] && ok || bad "classifier eval grid written"
 expect 0 "accuracy on 100 evaluation items" "classifier eval on data" -- "$G" classifier eval \
     --model "$T/clf" --data shapes --n-data 400 --n 100 --threads 1
-echo "test_train: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report test_train

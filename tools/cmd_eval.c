@@ -102,13 +102,9 @@ int gd_cmd_eval(int argc, char **argv) {
     int rc = 0;
     if (!text) return 1;
     printf("%s\n", text);
-    if (out) {
-        const void *parts[2] = {text, "\n"};
-        size_t sizes[2] = {strlen(text), 1};
-        if (gd_write_file_atomic(out, parts, sizes, 2, &err)) {
-            fprintf(stderr, "gmmdiff eval: %s\n", err.msg);
-            rc = 1;
-        }
+    if (out && gd_write_text_atomic(out, text, &err)) {
+        fprintf(stderr, "gmmdiff eval: %s\n", err.msg);
+        rc = 1;
     }
     free(text);
     return rc;

@@ -45,9 +45,7 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
                          mdir, u.num_class_embeds, K);
     if (s) goto done;
     /* each class's attribute values: those of its first item */
-    for (int k = 0; k < K; k++) rep[k] = -1;
-    for (int i = 0; i < d.n; i++)
-        if (rep[d.cls[i]] < 0) rep[d.cls[i]] = i;
+    gd_dataset_class_firsts(&d, rep);
     int nc = 0;
     for (int k = 0; k < K; k++)
         if (rep[k] >= 0) classes[nc++] = k;
@@ -68,12 +66,7 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
     if ((s = gd_graph_plan(g, err)) || (s = gd_unet_load_weights(g, mdir, err)) ||
         (s = gd_schedule_from_config(&sched, &schc, err)))
         goto done;
-    gd_sampler_config sc = gd_sampler_defaults(GD_SAMPLER_DDIM);
-    sc.prediction = schc.prediction;
-    sc.steps = o->steps;
-    sc.clip_sample = schc.clip_sample;
-    sc.clip_range = schc.clip_sample_range;
-    sc.use_clipped_model_output = 1; /* as gmmdiff eval: docs/MODELS.md */
+    gd_sampler_config sc = gd_sampler_for_model(GD_SAMPLER_DDIM, &schc, o->steps);
     gd_guidance guide = {o->cfg, 0.0f};
     for (int start = 0; start < n; start += chunk) {
         int nb = n - start < chunk ? n - start : chunk;

@@ -86,12 +86,7 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
                 null[i] = (float)GD_SHAPES_N_COMBOS;
             }
         }
-    gd_sampler_config sc = gd_sampler_defaults((gd_sampler_kind)o->sampler);
-    sc.prediction = schc.prediction;
-    sc.steps = o->steps;
-    if (o->sampler != GD_SAMPLER_DPMPP_2M) sc.clip_sample = schc.clip_sample;
-    sc.use_clipped_model_output = o->sampler == GD_SAMPLER_DDIM;
-    sc.clip_range = schc.clip_sample_range;
+    gd_sampler_config sc = gd_sampler_for_model((gd_sampler_kind)o->sampler, &schc, o->steps);
     gd_guidance guide = {o->cfg, 0.0f};
     gd_rng r;
     gd_rng_seed(&r, o->seed);

@@ -52,10 +52,7 @@ gd_status gd_train_run_create(const char *dir, const gd_train_config *c, const g
     json_object_set_new(o, "data_source", gd_cli_data_json(ds));
     text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(o);
-    if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
-    const void *parts[2] = {text, "\n"};
-    size_t sizes[2] = {strlen(text), 1};
-    s = gd_write_file_atomic(path, parts, sizes, 2, err);
+    s = gd_write_text_atomic(path, text, err);
     free(text);
     return s;
 }

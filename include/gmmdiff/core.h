@@ -55,6 +55,9 @@ void gd_free(void *p);
  * failure the temporary file is removed and an existing file at path is left as it was. */
 gd_status gd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
                                int nparts, gd_error *err);
+/* text plus a final newline, written atomically as above; text NULL (a failed json_dumps) is
+ * GD_ERR_NOMEM naming path */
+gd_status gd_write_text_atomic(const char *path, const char *text, gd_error *err);
 
 /* Threads used by the OpenMP loops and by BLAS. n <= 0 means "all cores". */
 void gd_set_num_threads(int n);
@@ -78,6 +81,10 @@ double gd_rng_normal(gd_rng *r);           /* N(0, 1) */
 uint64_t gd_rng_below(gd_rng *r, uint64_t n); /* uniform integer in [0, n), unbiased */
 void gd_rng_fill_uniform(gd_rng *r, float *x, size_t n, float lo, float hi);
 void gd_rng_fill_normal(gd_rng *r, float *x, size_t n, float mean, float std);
+/* perm = a uniform permutation of 0..n-1 (Fisher-Yates, from the top) */
+void gd_rng_permutation(gd_rng *r, int *perm, int n);
+/* the splitmix64 finaliser: mixes a counter or a combination of seeds into a seed */
+uint64_t gd_mix64(uint64_t x);
 
 /* Natural log from IEEE arithmetic only (used by the RNG; exposed for tests). */
 double gd_det_log(double x);

@@ -51,6 +51,8 @@ void gd_dataset_free(gd_dataset *d); /* safe on a zeroed or freed data set */
 /* the index of the attribute called name, or -1; of a value of a categorical attribute, or -1 */
 int gd_dataset_attr_index(const gd_dataset *d, const char *name);
 int gd_attr_value_index(const gd_attr *a, const char *value);
+/* first [n_classes]: the first item of each class, -1 for a class with no item */
+void gd_dataset_class_firsts(const gd_dataset *d, int *first);
 
 #ifdef __cplusplus
 }

@@ -81,6 +81,11 @@ typedef struct gd_sampler_config {
 
 /* diffusers' default config of each sampler */
 gd_sampler_config gd_sampler_defaults(gd_sampler_kind kind);
+/* the sampler of evaluation and training grids for a model trained with scheduler config sc:
+ * kind's defaults, sc's prediction type and x0 clamp (DPM++ never clamps), `steps` steps, and
+ * DDIM taking eps from the clamped x0 (docs/MODELS.md) */
+gd_sampler_config gd_sampler_for_model(gd_sampler_kind kind, const gd_scheduler_config *sc,
+                                       int steps);
 
 typedef struct gd_sampler {
     gd_sampler_config cfg;

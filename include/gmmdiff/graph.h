@@ -85,6 +85,9 @@ struct gd_safetensors;
 gd_status gd_graph_load_params(gd_graph *g, const struct gd_safetensors *st, const char *prefix,
                                gd_error *err);
 gd_status gd_graph_save_params(const gd_graph *g, const char *path, gd_error *err);
+/* the whole file at path: every parameter as above, and GD_ERR_SHAPE naming a tensor of the
+ * file that the graph (the model its config.json describes) lacks */
+gd_status gd_graph_load_file(gd_graph *g, const char *path, gd_error *err);
 
 #ifdef __cplusplus
 }

@@ -6,10 +6,9 @@
 #include <math.h>
 
 static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    uint64_t z = gd_mix64(*x);
+    *x += 0x9E3779B97F4A7C15ULL;
+    return z;
 }
 
 void gd_rng_seed(gd_rng *r, uint64_t seed) {
@@ -83,4 +82,20 @@ void gd_rng_fill_uniform(gd_rng *r, float *x, size_t n, float lo, float hi) {
 
 void gd_rng_fill_normal(gd_rng *r, float *x, size_t n, float mean, float std) {
     for (size_t i = 0; i < n; i++) x[i] = (float)(mean + std * gd_rng_normal(r));
+}
+
+void gd_rng_permutation(gd_rng *r, int *perm, int n) {
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)gd_rng_below(r, (uint64_t)i + 1), x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+    }
+}
+
+uint64_t gd_mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
 }

@@ -56,3 +56,9 @@ int gd_attr_value_index(const gd_attr *a, const char *value) {
         if (!strcmp(a->values[i], value)) return i;
     return -1;
 }
+
+void gd_dataset_class_firsts(const gd_dataset *d, int *first) {
+    for (int k = 0; k < d->n_classes; k++) first[k] = -1;
+    for (int i = 0; i < d->n; i++)
+        if (first[d->cls[i]] < 0) first[d->cls[i]] = i;
+}

@@ -16,6 +16,17 @@ gd_sampler_config gd_sampler_defaults(gd_sampler_kind kind) {
     return c;
 }
 
+gd_sampler_config gd_sampler_for_model(gd_sampler_kind kind, const gd_scheduler_config *sc,
+                                       int steps) {
+    gd_sampler_config c = gd_sampler_defaults(kind);
+    c.prediction = sc->prediction;
+    c.steps = steps;
+    if (kind != GD_SAMPLER_DPMPP_2M) c.clip_sample = sc->clip_sample;
+    c.clip_range = sc->clip_sample_range;
+    c.use_clipped_model_output = kind == GD_SAMPLER_DDIM;
+    return c;
+}
+
 void gd_sampler_free(gd_sampler *s) {
     if (!s) return;
     free(s->timesteps);

@@ -77,10 +77,7 @@ gd_status gd_scheduler_config_save(const gd_scheduler_config *c, const char *pat
                           "fixed_small");
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
-    if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
-    const void *parts[2] = {text, "\n"};
-    size_t sizes[2] = {strlen(text), 1};
-    gd_status s = gd_write_file_atomic(path, parts, sizes, 2, err);
+    gd_status s = gd_write_text_atomic(path, text, err);
     free(text);
     return s;
 }

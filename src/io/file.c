@@ -45,3 +45,10 @@ gd_status gd_write_file_atomic(const char *path, const void *const *parts, const
     return GD_OK;
 }
 
+
+gd_status gd_write_text_atomic(const char *path, const char *text, gd_error *err) {
+    if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
+    const void *parts[2] = {text, "\n"};
+    size_t sizes[2] = {strlen(text), 1};
+    return gd_write_file_atomic(path, parts, sizes, 2, err);
+}

@@ -1,6 +1,5 @@
 /* classifier.c - the attribute classifier (classifier.h): config, graph, weights. */
 #include "gmmdiff/classifier.h"
-#include "gmmdiff/safetensors.h"
 #include "gmmdiff/unet.h"
 
 #include <jansson.h>
@@ -106,10 +105,7 @@ gd_status gd_classifier_config_save(const gd_classifier_config *c, const char *p
     json_object_set_new(o, "heads", heads);
     char *text = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
-    if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
-    const void *parts[2] = {text, "\n"};
-    size_t sizes[2] = {strlen(text), 1};
-    gd_status s = gd_write_file_atomic(path, parts, sizes, 2, err);
+    gd_status s = gd_write_text_atomic(path, text, err);
     free(text);
     return s;
 }
@@ -292,19 +288,7 @@ gd_status gd_classifier_open(gd_classifier *m, const char *dir, int batch, gd_er
     if (s) return s;
     if ((s = gd_classifier_create(m, &c, batch, 0, err))) return s;
     snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
-    gd_safetensors st;
-    if ((s = gd_st_open(&st, path, err))) goto fail;
-    s = gd_graph_load_params(m->g, &st, "", err);
-    for (int i = 0; !s && i < st.n; i++)
-        if (gd_graph_find(m->g, st.tensors[i].name) < 0)
-            s = gd_error_set(err, GD_ERR_SHAPE,
-                             "%s: tensor '%s' is not part of the classifier its config.json "
-                             "describes",
-                             path, st.tensors[i].name);
-    gd_st_close(&st);
-    if (!s) return GD_OK;
-fail:
-    gd_classifier_close(m);
+    if ((s = gd_graph_load_file(m->g, path, err))) gd_classifier_close(m);
     return s;
 }
 

@@ -1,7 +1,6 @@
 /* mlp.c - the residual MLP denoiser as a graph, its initialisation and its checkpoint
  * directory (architecture and parameter names: mlp.h). */
 #include "gmmdiff/mlp.h"
-#include "gmmdiff/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -87,18 +86,7 @@ gd_status gd_mlp_load_weights(gd_graph *g, const char *dir, gd_error *err) {
     GD_ASSERT(g && dir);
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    gd_safetensors st;
-    gd_status s = gd_st_open(&st, path, err);
-    if (s) return s;
-    s = gd_graph_load_params(g, &st, "", err);
-    /* a tensor the config does not explain means the two disagree */
-    for (int i = 0; !s && i < st.n; i++)
-        if (gd_graph_find(g, st.tensors[i].name) < 0)
-            s = gd_error_set(err, GD_ERR_SHAPE,
-                             "%s: tensor '%s' is not part of the model its config.json describes",
-                             path, st.tensors[i].name);
-    gd_st_close(&st);
-    return s;
+    return gd_graph_load_file(g, path, err);
 }
 
 gd_status gd_mlp_save(const gd_graph *g, const gd_mlp_config *c, const char *dir,

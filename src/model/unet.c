@@ -9,7 +9,6 @@
  * ResnetBlock2D: h = conv1(silu(norm1(x))) + time_emb_proj(silu(emb)); h = conv2(silu(norm2(h)));
  * out = h + (conv_shortcut(x) if channels change else x). silu(emb) is shared by all resnets. */
 #include "gmmdiff/unet.h"
-#include "gmmdiff/safetensors.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -217,18 +216,7 @@ void gd_unet_init(gd_graph *g, gd_rng *rng) {
 gd_status gd_unet_load_weights(gd_graph *g, const char *dir, gd_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
-    gd_safetensors st;
-    gd_status s = gd_st_open(&st, path, err);
-    if (s) return s;
-    s = gd_graph_load_params(g, &st, "", err);
-    /* a tensor the config does not explain means the two disagree */
-    for (int i = 0; !s && i < st.n; i++)
-        if (gd_graph_find(g, st.tensors[i].name) < 0)
-            s = gd_error_set(err, GD_ERR_SHAPE,
-                             "%s: tensor '%s' is not part of the model its config.json describes",
-                             path, st.tensors[i].name);
-    gd_st_close(&st);
-    return s;
+    return gd_graph_load_file(g, path, err);
 }
 
 gd_status gd_unet_save(const gd_graph *g, const gd_unet_config *c, const char *dir,

@@ -298,10 +298,7 @@ gd_status gd_unet_config_save(const gd_unet_config *c, const char *path, gd_erro
     gd_status s = gd_unet_config_validate(c, path, err);
     if (s) return s;
     char *text = gd_unet_config_dumps(c);
-    if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
-    const void *parts[2] = {text, "\n"};
-    size_t sizes[2] = {strlen(text), 1};
-    s = gd_write_file_atomic(path, parts, sizes, 2, err);
+    s = gd_write_text_atomic(path, text, err);
     free(text);
     return s;
 }

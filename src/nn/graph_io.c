@@ -20,6 +20,21 @@ gd_status gd_graph_load_params(gd_graph *g, const gd_safetensors *st, const char
     return GD_OK;
 }
 
+gd_status gd_graph_load_file(gd_graph *g, const char *path, gd_error *err) {
+    gd_safetensors st;
+    gd_status s = gd_st_open(&st, path, err);
+    if (s) return s;
+    s = gd_graph_load_params(g, &st, "", err);
+    /* a tensor the config does not explain means the two disagree */
+    for (int i = 0; !s && i < st.n; i++)
+        if (gd_graph_find(g, st.tensors[i].name) < 0)
+            s = gd_error_set(err, GD_ERR_SHAPE,
+                             "%s: tensor '%s' is not part of the model its config.json describes",
+                             path, st.tensors[i].name);
+    gd_st_close(&st);
+    return s;
+}
+
 gd_status gd_graph_save_params(const gd_graph *g, const char *path, gd_error *err) {
     GD_ASSERT(g && g->planned && path);
     int n = g->n_param_ids;

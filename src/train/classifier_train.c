@@ -20,13 +20,6 @@ gd_classifier_train_opts gd_classifier_train_defaults(void) {
     return o;
 }
 
-static uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* one-hot targets of item i into row */
 static void fill_target(const gd_classifier_config *c, const gd_dataset *d, int i, float *row) {
     int off = 0;
@@ -70,17 +63,12 @@ gd_status gd_classifier_train(gd_classifier *m, const gd_dataset *d,
     const int warmup = o->steps < 1000 ? o->steps / 10 : 100;
     for (int step = 1; step <= o->steps; step++) {
         gd_rng r;
-        gd_rng_seed(&r, mix64(o->seed * 0x100000001b3ull + (uint64_t)step));
+        gd_rng_seed(&r, gd_mix64(o->seed * 0x100000001b3ull + (uint64_t)step));
         for (int b = 0; b < m->batch; b++) {
             if (pos == d->n) { /* a new epoch: its own permutation */
                 gd_rng pr;
-                gd_rng_seed(&pr, mix64(o->seed ^ mix64((uint64_t)++epoch + 7)));
-                for (int i = 0; i < d->n; i++) perm[i] = i;
-                for (int i = d->n - 1; i > 0; i--) {
-                    int j = (int)gd_rng_below(&pr, (uint64_t)i + 1), tmp = perm[i];
-                    perm[i] = perm[j];
-                    perm[j] = tmp;
-                }
+                gd_rng_seed(&pr, gd_mix64(o->seed ^ gd_mix64((uint64_t)++epoch + 7)));
+                gd_rng_permutation(&pr, perm, d->n);
                 pos = 0;
             }
             int i = perm[pos++];

@@ -284,10 +284,7 @@ gd_status gd_condition_save(const gd_condition *c, const float *means, const cha
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     json_decref(o);
     snprintf(path, sizeof path, "%s/condition.json", dir);
-    if (!text) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
-    const void *parts[2] = {text, "\n"};
-    size_t sizes[2] = {strlen(text), 1};
-    s = gd_write_file_atomic(path, parts, sizes, 2, err);
+    s = gd_write_text_atomic(path, text, err);
     free(text);
     return s;
 }

@@ -39,15 +39,8 @@ struct gd_trainer {
     int *rows;       /* [batch, n_attrs] of the current step */
 };
 
-static uint64_t mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 static void stream_seed(gd_rng *r, uint64_t seed, int stream, int64_t counter) {
-    gd_rng_seed(r, mix64(mix64(seed ^ mix64((uint64_t)stream)) + (uint64_t)counter));
+    gd_rng_seed(r, gd_mix64(gd_mix64(seed ^ gd_mix64((uint64_t)stream)) + (uint64_t)counter));
 }
 
 gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_unet_config *u,
@@ -158,12 +151,7 @@ static int data_item(gd_trainer *t, int64_t pos) {
     if (epoch != t->perm_epoch) { /* Fisher-Yates from the epoch's own stream */
         gd_rng r;
         stream_seed(&r, t->c.seed, STREAM_EPOCH, epoch);
-        for (int i = 0; i < n; i++) t->perm[i] = i;
-        for (int i = n - 1; i > 0; i--) {
-            int j = (int)gd_rng_below(&r, (uint64_t)i + 1), x = t->perm[i];
-            t->perm[i] = t->perm[j];
-            t->perm[j] = x;
-        }
+        gd_rng_permutation(&r, t->perm, n);
         t->perm_epoch = epoch;
     }
     return t->perm[pos % n];
@@ -390,9 +378,7 @@ gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cf
             s = gd_error_set(err, GD_ERR_NOMEM, "sampling: out of memory");
             goto done;
         }
-        for (int k = 0; k < d->n_classes; k++) rep[k] = -1;
-        for (int i = 0; i < d->n; i++)
-            if (rep[d->cls[i]] < 0) rep[d->cls[i]] = i;
+        gd_dataset_class_firsts(d, rep);
         for (int i = 0; i < n; i++) {
             int k = cls ? cls[i] : (int)((int64_t)i * d->n_classes / n);
             GD_ASSERT(k >= 0 && k < d->n_classes);
@@ -416,12 +402,7 @@ gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cf
             null[i] = (float)t->null_class;
         }
     }
-    gd_sampler_config sc = gd_sampler_defaults(GD_SAMPLER_DDIM);
-    sc.prediction = t->c.sched.prediction;
-    sc.steps = steps;
-    sc.clip_sample = t->c.sched.clip_sample;
-    sc.clip_range = t->c.sched.clip_sample_range;
-    sc.use_clipped_model_output = 1; /* docs/MODELS.md: DDIM and clipped x0 */
+    gd_sampler_config sc = gd_sampler_for_model(GD_SAMPLER_DDIM, &t->c.sched, steps);
     gd_guidance guide = {cfg, 0.0f};
     gd_rng r;
     gd_rng_seed(&r, seed);
