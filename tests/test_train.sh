@@ -48,7 +48,7 @@ expect 0 "trained" "resume after the NaN stop" -- "$G" train --resume "$T/n" --t
 
 # bad flags and bad runs
 expect 2 "unknown or incomplete flag '--bogus'" "bad flag" -- "$G" train --out "$T/x" --bogus
-expect 2 "is not none, class or feature" "bad --cond" -- "$G" train --out "$T/x" --cond pixels
+expect 2 "is not none, class, feature or cluster" "bad --cond" -- "$G" train --out "$T/x" --cond pixels
 expect 2 "is not a number" "bad --lr" -- "$G" train --out "$T/x" --lr fast
 expect 2 "not an integer" "bad --steps" -- "$G" train --out "$T/x" --steps -5
 expect 2 "give --out" "no --out" -- "$G" train --steps 5
@@ -91,6 +91,43 @@ expect 1 "cannot name the held-out" "eval held-out of a class run" -- "$G" eval 
     --per-class 1 --steps 3 --threads 1
 expect 0 '"combinations":"trained","samples":42' "eval a class run" -- "$G" eval --run "$T/a" --per-class 1 \
     --steps 3 --threads 1
+
+# cluster conditioning: no labels; resumes bit-exactly (the clusters read back, not refitted);
+# samples a named cluster; eval puts samples back into clusters
+C="--cond cluster --clusters 4 --cluster-dims 8 --steps 40 --ckpt-every 20"
+expect 0 "trained" "cluster: train 40 steps" -- "$G" train --out "$T/ca" $F $C
+for f in cluster.safetensors cluster_gmm.json model/condition.json; do
+    [ -s "$T/ca/$f" ] && ok || bad "cluster run has $f"
+done
+grep -q '"name": "cluster"' "$T/ca/model/condition.json" && ok || bad "cluster run conditions on 'cluster'"
+expect 0 "at step 20" "cluster: train to 20 of 40" -- "$G" train --out "$T/cb" $F $C --stop-at 20
+expect 0 "trained" "cluster: resume to 40" -- "$G" train --resume "$T/cb" --threads 1 --progress none --sample-every 0
+same "$T/ca/state.safetensors" "$T/cb/state.safetensors" "cluster: 40 steps vs 20 + resume 20 (state)"
+same "$T/ca/cluster.safetensors" "$T/cb/cluster.safetensors" "cluster: same seed, same embedding"
+expect 0 "wrote" "cluster: sample a named cluster" -- "$G" sample --model "$T/ca/model" --n 2 --steps 3 \
+    --features "cluster=c2" --out "$T/cs.png" --threads 1
+expect 0 '"clusters":4,"samples":8,"cluster_accuracy":' "cluster: eval" -- "$G" eval --run "$T/ca" \
+    --per-class 2 --steps 3 --threads 1
+rm "$T/cb/cluster_gmm.json"
+expect 1 "cb/cluster_gmm.json" "cluster: resume without its GMM" -- "$G" train --resume "$T/cb" --steps 60
+expect 2 "--clusters" "cluster: one cluster" -- "$G" train --out "$T/x3" $F --cond cluster --clusters 1
+expect 1 "too few for 40 clusters" "cluster: more clusters than data allow" -- "$G" train --out "$T/x4" \
+    --threads 1 --n-data 40 --cond cluster --clusters 40 --steps 2
+
+# controllability of continuous features: Fashion-MNIST's ink, mean intensity, width, height
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+    expect 0 "trained" "fashion feature: train" -- "$G" train --out "$T/fm" --data fashion-mnist \
+        --limit 300 --cond feature --threads 1 --batch 8 --channels 8,16,16 --progress none \
+        --sample-every 0 --steps 10
+    expect 0 '"controllability_error":' "fashion feature: controllability eval" -- "$G" eval \
+        --run "$T/fm" --per-class 1 --pool 4 --steps 3 --threads 1 --out "$T/ctl.json"
+    # on the real test images, the own component's mean is nearer than any component's
+    awk 'BEGIN { RS = "," } /"controllability_error_real"/ { split($0, a, ":"); f = a[2] }
+         /"controllability_error_real_uncontrolled"/ { split($0, a, ":"); u = a[2] }
+         END { exit !(f > 0 && u > f) }' "$T/ctl.json" && ok || bad "real floor below real uncontrolled: $(cat "$T/ctl.json")"
+else
+    bad "dataset-fashion-mnist is not installed (make deps installs it)"
+fi
 
 # a classifier trained on the same data scores the run's class-conditional samples
 expect 0 "accuracy on 400 evaluation items" "classifier train" -- "$G" classifier train --out "$T/clf" \

@@ -1,6 +1,7 @@
 /* cmd_train.c - `gmmdiff train`: trains a UNet2DModel on a data set into a self-describing,
  * resumable run directory (run.json, model/, state.safetensors, metrics, sample grids). */
 #include "cli.h"
+#include "gmmdiff/cluster.h"
 #include "gmmdiff/image.h"
 #include "gmmdiff/metrics.h"
 #include "gmmdiff/train.h"
@@ -29,8 +30,10 @@ static void train_help(void) {
         "  --data-seed S      shapes: the data set's seed (default 1)\n"
         "  --limit N          fashion-mnist / folder: use at most N items (default all)\n"
         "model:\n"
-        "  --cond MODE        none | class | feature (default class): feature composes one\n"
-        "                     Gaussian component per attribute value (docs/CONDITIONING.md)\n"
+        "  --cond MODE        none | class | feature | cluster (default class): feature composes\n"
+        "                     one Gaussian component per attribute value; cluster needs no\n"
+        "                     labels: the components of a GMM over a PCA of the images\n"
+        "                     (docs/CONDITIONING.md)\n"
         "  --unet-config F    a UNet2DModel config.json (default: 3 levels 32,64,64, attention at\n"
         "                     the lowest level, sized to the data)\n"
         "  --channels A,B,..  block_out_channels of the default UNet\n"
@@ -50,6 +53,8 @@ static void train_help(void) {
         "  --cond-drop P      probability of the null condition per item (default 0.1)\n"
         "  --cond-sigma S     feature: sigma of each component N(mu, S^2 I) (default 0.1)\n"
         "  --cond-components K  feature: 1-D GMM components per continuous attribute (3)\n"
+        "  --clusters K       cluster: GMM components (default 10)\n"
+        "  --cluster-dims N   cluster: principal directions the GMM is fitted in (default 16)\n"
         "  --seed S           seed of weights, data order, noise and dropout (default 0)\n"
         "run:\n"
         "  --ckpt-every N     checkpoint every N steps and at the end (default 250)\n"
@@ -107,7 +112,7 @@ int gd_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--limit")) ds.limit = gd_cli_int(a, v, 0, 100000000);
         else if (!strcmp(a, "--cond") && v) {
             if (gd_cond_mode_parse(v, &tc.cond)) {
-                fprintf(stderr, "gmmdiff train: --cond: '%s' is not none, class or feature\n", v);
+                fprintf(stderr, "gmmdiff train: --cond: '%s' is not none, class, feature or cluster\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--unet-config") && v) unet_path = v;
@@ -141,6 +146,9 @@ int gd_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--cond-drop")) tc.cond_drop = (float)gd_cli_num(a, v, 0, 1);
         else if (!strcmp(a, "--cond-sigma")) tc.cond_sigma = (float)gd_cli_num(a, v, 0, 100);
         else if (!strcmp(a, "--cond-components")) tc.cond_components = gd_cli_int(a, v, 1, 16);
+        else if (!strcmp(a, "--clusters")) tc.clusters = gd_cli_int(a, v, 2, GD_CLUSTER_MAX_K);
+        else if (!strcmp(a, "--cluster-dims"))
+            tc.cluster_dims = gd_cli_int(a, v, 1, GD_CLUSTER_MAX_DIMS);
         else if (!strcmp(a, "--seed")) tc.seed = (uint64_t)gd_cli_int(a, v, 0, 2147483647);
         else if (!strcmp(a, "--ckpt-every")) { ro.ckpt_every = gd_cli_int(a, v, 1, 100000000); other = 0; }
         else if (!strcmp(a, "--sample-every")) { ro.sample_every = gd_cli_int(a, v, 0, 100000000); other = 0; }
@@ -180,6 +188,7 @@ int gd_cmd_train(int argc, char **argv) {
     gd_error err = {0};
     gd_unet_config u;
     gd_dataset d = {0};
+    gd_cluster_model cl = {0};
     int rc = 1;
     const char *dir = resume ? resume : out;
     if (resume) {
@@ -188,6 +197,12 @@ int gd_cmd_train(int argc, char **argv) {
         if (steps_given) tc.steps = steps;
     }
     if (gd_cli_data_open(&d, &ds, &err)) goto fail;
+    if (tc.cond == GD_COND_CLUSTER) { /* a new run fits the clusters; a resumed one reads them */
+        if (resume ? gd_cluster_load(&cl, dir, &err)
+                   : gd_cluster_fit(&cl, &d, tc.clusters, tc.cluster_dims, tc.seed, &err))
+            goto fail;
+        if (gd_cluster_relabel(&d, &cl, &err)) goto fail;
+    }
     if (!resume) {
         if (unet_path) {
             if (gd_unet_config_load(&u, unet_path, &err)) goto fail;
@@ -202,6 +217,7 @@ int gd_cmd_train(int argc, char **argv) {
             }
         }
         if (gd_train_run_create(dir, &tc, &ds, &u, &d, &err)) goto fail;
+        if (tc.cond == GD_COND_CLUSTER && gd_cluster_save(&cl, dir, &err)) goto fail;
     }
     rc = gd_train_run(dir, &tc, &u, &d, resume != NULL, &ro, &err);
     if (rc == 1) goto fail;
@@ -210,6 +226,7 @@ fail:
     fprintf(stderr, "gmmdiff train: %s\n", err.msg);
     rc = 1;
 done:
+    gd_cluster_free(&cl);
     gd_dataset_free(&d);
     return rc;
 }

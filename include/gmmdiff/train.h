@@ -33,7 +33,8 @@
 extern "C" {
 #endif
 
-typedef enum gd_cond_mode { GD_COND_NONE, GD_COND_CLASS, GD_COND_FEATURE } gd_cond_mode;
+typedef enum gd_cond_mode { GD_COND_NONE, GD_COND_CLASS, GD_COND_FEATURE, GD_COND_CLUSTER }
+    gd_cond_mode;
 typedef enum gd_lr_schedule { GD_LR_CONSTANT, GD_LR_COSINE } gd_lr_schedule;
 
 typedef struct gd_train_config {
@@ -51,11 +52,13 @@ typedef struct gd_train_config {
     float cond_drop;      /* probability of the null condition per item (classifier-free) */
     float cond_sigma;     /* feature mode: sigma of every component N(mu, sigma^2 I) */
     int cond_components;  /* feature mode: 1-D GMM components per continuous attribute */
+    int clusters;         /* cluster mode: GMM components over the image embeddings */
+    int cluster_dims;     /* cluster mode: principal directions of the embedding */
     gd_scheduler_config sched;
 } gd_train_config;
 
 void gd_train_config_default(gd_train_config *c);
-gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out);   /* none, class, feature */
+gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out); /* none, class, feature, cluster */
 const char *gd_cond_mode_name(gd_cond_mode m);
 gd_status gd_lr_schedule_parse(const char *s, gd_lr_schedule *out); /* constant, cosine */
 const char *gd_lr_schedule_name(gd_lr_schedule s);
@@ -66,7 +69,8 @@ float gd_train_lr(const gd_train_config *c, int64_t step);
  * block_out_channels (32, 64, 64), DownBlock2D, DownBlock2D, AttnDownBlock2D (attention at the
  * lowest resolution and in the mid block), 1 layer per block, 8 groups, head dim 8; a class
  * table of n_classes + 1 rows (the last row the learned null condition) in class mode; the
- * identity class embedding (the composed condition vector, condition.h) in feature mode. */
+ * identity class embedding (the composed condition vector, condition.h) in feature and cluster
+ * mode. */
 void gd_train_default_unet(gd_unet_config *u, const gd_dataset *d, gd_cond_mode cond);
 
 typedef struct gd_trainer gd_trainer;

@@ -27,16 +27,18 @@ void gd_train_config_default(gd_train_config *c) {
     c->cond_drop = 0.1f;
     c->cond_sigma = 0.1f;
     c->cond_components = 3;
+    c->clusters = 10;
+    c->cluster_dims = 16;
     gd_scheduler_config_default(&c->sched);
 }
 
-static const char *cond_names[] = {"none", "class", "feature"};
+static const char *cond_names[] = {"none", "class", "feature", "cluster"};
 static const char *lr_names[] = {"constant", "cosine"};
 static const char *beta_names[] = {"linear", "scaled_linear", "squaredcos_cap_v2"};
 static const char *pred_names[] = {"epsilon", "v_prediction", "sample"};
 
 gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out) {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < (int)(sizeof cond_names / sizeof *cond_names); i++)
         if (!strcmp(s, cond_names[i])) {
             *out = (gd_cond_mode)i;
             return GD_OK;
@@ -84,7 +86,7 @@ void gd_train_default_unet(gd_unet_config *u, const gd_dataset *d, gd_cond_mode 
     if (cond == GD_COND_CLASS) {
         u->class_embed = GD_CLASS_EMBED_TABLE;
         u->num_class_embeds = d->n_classes + 1;
-    } else if (cond == GD_COND_FEATURE) {
+    } else if (cond == GD_COND_FEATURE || cond == GD_COND_CLUSTER) {
         u->class_embed = GD_CLASS_EMBED_IDENTITY;
         u->num_class_embeds = 0;
     } else {
@@ -123,9 +125,13 @@ char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u,
     json_object_set_new(o, "ema_power", jf(c->ema_power));
     json_object_set_new(o, "cond", json_string(cond_names[c->cond]));
     json_object_set_new(o, "cond_drop", jf(c->cond_drop));
-    if (c->cond == GD_COND_FEATURE) {
+    if (c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER) {
         json_object_set_new(o, "cond_sigma", jf(c->cond_sigma));
         json_object_set_new(o, "cond_components", json_integer(c->cond_components));
+    }
+    if (c->cond == GD_COND_CLUSTER) {
+        json_object_set_new(o, "clusters", json_integer(c->clusters));
+        json_object_set_new(o, "cluster_dims", json_integer(c->cluster_dims));
     }
     json_object_set_new(o, "num_train_timesteps", json_integer(c->sched.num_train_timesteps));
     json_object_set_new(o, "beta_schedule", json_string(beta_names[c->sched.beta_schedule]));
@@ -178,9 +184,10 @@ static gd_status read_key(gd_train_config *c, const char *key, json_t *v, const 
             *f_dst[i] = (float)json_number_value(v);
             return GD_OK;
         }
-    const char *i_keys[] = {"steps", "batch", "warmup", "num_train_timesteps", "cond_components"};
+    const char *i_keys[] = {"steps", "batch", "warmup", "num_train_timesteps", "cond_components",
+                            "clusters", "cluster_dims"};
     int *i_dst[] = {&c->steps, &c->batch, &c->warmup, &c->sched.num_train_timesteps,
-                    &c->cond_components};
+                    &c->cond_components, &c->clusters, &c->cluster_dims};
     for (size_t i = 0; i < sizeof i_keys / sizeof *i_keys; i++)
         if (!strcmp(key, i_keys[i])) {
             if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000000)

@@ -56,7 +56,8 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
         (u->class_embed != GD_CLASS_EMBED_TABLE || u->num_class_embeds != d->n_classes + 1))
         return gd_error_set(err, GD_ERR_ARG, "class conditioning needs a class table of %d rows "
                             "(%d classes and the null condition)", d->n_classes + 1, d->n_classes);
-    if (c->cond == GD_COND_FEATURE && u->class_embed != GD_CLASS_EMBED_IDENTITY)
+    if ((c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER) &&
+        u->class_embed != GD_CLASS_EMBED_IDENTITY)
         return gd_error_set(err, GD_ERR_ARG, "feature conditioning needs a model with "
                             "class_embed_type \"identity\" (the composed condition vector)");
     if (c->cond == GD_COND_NONE && u->class_embed != GD_CLASS_EMBED_NONE)
@@ -92,7 +93,7 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
     stream_seed(&rng, c->seed, STREAM_INIT, 0);
     gd_unet_init(t->g, &rng);
     memcpy(t->ema, gd_graph_params(t->g, NULL), sizeof(float) * t->P);
-    if (c->cond == GD_COND_FEATURE) {
+    if (c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER) {
         t->cnd = calloc(1, sizeof *t->cnd);
         if (!t->cnd) {
             s = gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory");
