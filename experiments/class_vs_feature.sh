@@ -1,9 +1,14 @@
 #!/bin/sh
 # class_vs_feature.sh - the GMM issue's experiment: class- versus feature-conditioned UNets on
 # the built-in shapes data, same architecture, budget and seeds; the judge's defect rate and
-# attribute accuracy on the trained combinations (both) and the 6 held-out ones (feature only,
-# since a class model has no row for them). Writes OUT/results.md (a Markdown table with 95%
-# intervals over seeds) and every run's eval JSON.
+# attribute accuracy on the trained combinations (all) and the 6 held-out ones (feature only,
+# since a class model has no row for them). Three arms (env MODES, default all three):
+#   class      diffusers' class table, one learned row per combination (sigma 0)
+#   class-gmm  one Gaussian component N(mu_class, 0.1^2 I) per combination, through the same
+#              identity path as feature (--cond class --cond-sigma 0.1)
+#   feature    one component per attribute value, composed (--cond feature, sigma 0.1)
+# Writes OUT/results.md (a Markdown table with 95% intervals over seeds) and every run's eval
+# JSON.
 #
 #   experiments/class_vs_feature.sh [short|full] [OUT]     (default: short, runs/class_vs_feature)
 #
@@ -14,6 +19,7 @@ set -eu
 BUDGET=${1:-short}
 OUT=${2:-runs/class_vs_feature-$BUDGET}
 SEEDS=${SEEDS:-"1 2 3"}
+MODES=${MODES:-"class class-gmm feature"}
 TH=${THREADS:+--threads $THREADS} # env THREADS: threads per run (default all cores)
 case "$BUDGET" in
 short) STEPS=600 ;;
@@ -25,12 +31,16 @@ make build >/dev/null
 G=./build/gmmdiff
 mkdir -p "$OUT"
 for seed in $SEEDS; do
-    for mode in class feature; do
+    for mode in $MODES; do
         R="$OUT/$mode-$seed"
+        case "$mode" in
+        class-gmm) COND="--cond class --cond-sigma 0.1" ;;
+        *) COND="--cond $mode" ;;
+        esac
         if [ -f "$R/run.json" ]; then
             $G train --resume "$R" --progress none --sample-every 0 $TH
         else
-            $G train --data shapes --cond "$mode" --seed "$seed" --steps "$STEPS" --batch 32 \
+            $G train --data shapes $COND --seed "$seed" --steps "$STEPS" --batch 32 \
                 --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 --ckpt-every 200 $TH
         fi
         # an evaluation newer than the run's checkpoint is kept
@@ -43,9 +53,9 @@ for seed in $SEEDS; do
         echo "done $R"
     done
 done
-python3 - "$OUT" "$SEEDS" "$STEPS" <<'PY'
+python3 - "$OUT" "$SEEDS" "$STEPS" "$MODES" <<'PY'
 import json, math, os, sys
-out, seeds, steps = sys.argv[1], sys.argv[2].split(), sys.argv[3]
+out, seeds, steps, modes = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4].split()
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 def ci(xs):
     m = sum(xs) / len(xs)
@@ -53,7 +63,8 @@ def ci(xs):
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
     return m, T975.get(len(xs) - 1, 1.96) * sd / math.sqrt(len(xs))
 rows = []
-for mode, which in (("class", "trained"), ("feature", "trained"), ("feature", "heldout")):
+arms = [(m, "trained") for m in modes] + [("feature", "heldout")] * ("feature" in modes)
+for mode, which in arms:
     evs = [json.load(open(os.path.join(out, f"{mode}-{s}", f"eval-{which}.json"))) for s in seeds]
     cols = [("defect_rate", lambda e: e["defect_rate"]), ("exact", lambda e: e["exact_accuracy"])]
     cols += [(a, (lambda a: lambda e: e["attribute_accuracy"][a])(a)) for a in ("shape", "size", "position", "intensity")]

@@ -92,6 +92,19 @@ expect 1 "cannot name the held-out" "eval held-out of a class run" -- "$G" eval 
 expect 0 '"combinations":"trained","samples":42' "eval a class run" -- "$G" eval --run "$T/a" --per-class 1 \
     --steps 3 --threads 1
 
+# class components (--cond-sigma > 0): one component per class, named by its values; the judge
+# scores them; held-out combinations cannot be named
+expect 0 "trained" "class components: train" -- "$G" train --out "$T/cg" $F --cond class --cond-sigma 0.1 \
+    --steps 20 --ckpt-every 20
+grep -q '"circle+small+top_left+dim"' "$T/cg/model/condition.json" && ok || bad "class components named by values"
+grep -q '"cond_sigma": 0.1' "$T/cg/run.json" && ok || bad "class components: run.json keeps sigma"
+expect 0 "wrote" "class components: sample a named class" -- "$G" sample --model "$T/cg/model" --n 2 \
+    --steps 3 --features "class=square+large+bottom_right+bright" --out "$T/cgs.png" --threads 1
+expect 0 '"combinations":"trained","samples":42' "class components: eval" -- "$G" eval --run "$T/cg" \
+    --per-class 1 --steps 3 --threads 1
+expect 1 "cannot name the held-out" "class components: no held-out" -- "$G" eval --run "$T/cg" --heldout \
+    --per-class 1 --steps 3 --threads 1
+
 # cluster conditioning: no labels; resumes bit-exactly (the clusters read back, not refitted);
 # samples a named cluster; eval puts samples back into clusters
 C="--cond cluster --clusters 4 --cluster-dims 8 --steps 40 --ckpt-every 20"

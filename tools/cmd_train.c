@@ -51,7 +51,9 @@ static void train_help(void) {
         "  --clip X           max gradient norm, 0 off (default 1)\n"
         "  --ema-decay X      EMA max decay, warmup power 3/4 (default 0.999)\n"
         "  --cond-drop P      probability of the null condition per item (default 0.1)\n"
-        "  --cond-sigma S     feature: sigma of each component N(mu, S^2 I) (default 0.1)\n"
+        "  --cond-sigma S     sigma of each component N(mu, S^2 I): feature and cluster\n"
+        "                     (default 0.1); class (default 0: diffusers' class table; > 0:\n"
+        "                     one component per class, the attribute \"class\")\n"
         "  --cond-components K  feature: 1-D GMM components per continuous attribute (3)\n"
         "  --clusters K       cluster: GMM components (default 10)\n"
         "  --cluster-dims N   cluster: principal directions the GMM is fitted in (default 16)\n"
@@ -203,11 +205,14 @@ int gd_cmd_train(int argc, char **argv) {
             goto fail;
         if (gd_cluster_relabel(&d, &cl, &err)) goto fail;
     }
+    if (tc.cond == GD_COND_CLASS && gd_train_gmm_condition(&tc) &&
+        gd_dataset_class_attribute(&d, &err))
+        goto fail;
     if (!resume) {
         if (unet_path) {
             if (gd_unet_config_load(&u, unet_path, &err)) goto fail;
         } else {
-            gd_train_default_unet(&u, &d, tc.cond);
+            gd_train_default_unet(&u, &d, gd_train_gmm_condition(&tc) ? GD_COND_FEATURE : tc.cond);
             u.layers_per_block = lpb;
             if (channels && !parse_channels(channels, &u)) {
                 fprintf(stderr, "gmmdiff train: --channels: '%s' is not a list like 32,64,64\n",

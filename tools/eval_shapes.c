@@ -26,8 +26,12 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
     float *means = NULL;
     int feature = u.class_embed == GD_CLASS_EMBED_IDENTITY;
     if (feature && (s = gd_condition_load(&cnd, &means, mdir, err))) return s;
+    /* class components (--cond class --cond-sigma > 0): the one attribute "class", a row per
+     * combination */
+    const int class_rows = feature && cnd.n_attrs == 1 && !strcmp(cnd.attrs[0].name, "class") &&
+                           cnd.attrs[0].n == GD_SHAPES_N_COMBOS;
     int amap[GD_SHAPES_N_ATTRS];
-    for (int a = 0; feature && a < GD_SHAPES_N_ATTRS; a++) {
+    for (int a = 0; feature && !class_rows && a < GD_SHAPES_N_ATTRS; a++) {
         amap[a] = -1;
         for (int b = 0; b < cnd.n_attrs; b++)
             if (!strcmp(cnd.attrs[b].name, gd_shapes_attr_name(a))) amap[a] = b;
@@ -45,7 +49,7 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
                             "model (%d class rows, %d channels, size %d)", mdir,
                             u.num_class_embeds, u.in_channels, u.sample_size);
     }
-    if (o->heldout && !feature) {
+    if (o->heldout && (!feature || class_rows)) {
         free(means);
         return gd_error_set(err, GD_ERR_ARG, "%s: a class model cannot name the held-out "
                             "combinations", mdir);
@@ -75,7 +79,11 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
             int i = c * per + j;
             int *want = intended + (size_t)i * GD_SHAPES_N_ATTRS;
             gd_shapes_combo_values(combos[c], want);
-            if (feature) {
+            if (class_rows) {
+                int row = cnd.attrs[0].row0 + combos[c];
+                gd_condition_compose(&cnd, means, &row, NULL, cond + (size_t)i * D);
+                gd_condition_null(&cnd, means, null + (size_t)i * D);
+            } else if (feature) {
                 int rows[GD_DATA_MAX_ATTRS];
                 for (int a = 0; a < GD_SHAPES_N_ATTRS; a++)
                     rows[amap[a]] = cnd.attrs[amap[a]].row0 + want[a];

@@ -53,6 +53,17 @@ int gd_dataset_attr_index(const gd_dataset *d, const char *name);
 int gd_attr_value_index(const gd_attr *a, const char *value);
 /* first [n_classes]: the first item of each class, -1 for a class with no item */
 void gd_dataset_class_firsts(const gd_dataset *d, int *first);
+/* Replaces d's attributes by one categorical attribute `name` of n_values values (names
+ * values[k]), item i taking value[i]; an item's class becomes its value (n_classes =
+ * n_values). */
+gd_status gd_dataset_single_attribute(gd_dataset *d, const char *name, int n_values,
+                                      char (*values)[GD_DATA_NAME_MAX], const int *value,
+                                      gd_error *err);
+/* The classes as the one attribute "class" (class components, --cond class --cond-sigma > 0):
+ * a class is named by its first item's categorical values joined by '+' (shapes:
+ * "circle+small+top_left+dark"; Fashion-MNIST: "Sneaker") when the names are distinct and fit,
+ * else by its number. At most GD_DATA_MAX_VALUES classes. */
+gd_status gd_dataset_class_attribute(gd_dataset *d, gd_error *err);
 
 #ifdef __cplusplus
 }

@@ -50,7 +50,8 @@ typedef struct gd_train_config {
     float ema_power;
     gd_cond_mode cond;
     float cond_drop;      /* probability of the null condition per item (classifier-free) */
-    float cond_sigma;     /* feature mode: sigma of every component N(mu, sigma^2 I) */
+    float cond_sigma;     /* sigma of every component N(mu, sigma^2 I); < 0: the mode's default
+                             (gd_train_cond_sigma) */
     int cond_components;  /* feature mode: 1-D GMM components per continuous attribute */
     int clusters;         /* cluster mode: GMM components over the image embeddings */
     int cluster_dims;     /* cluster mode: principal directions of the embedding */
@@ -62,6 +63,13 @@ gd_status gd_cond_mode_parse(const char *s, gd_cond_mode *out); /* none, class, 
 const char *gd_cond_mode_name(gd_cond_mode m);
 gd_status gd_lr_schedule_parse(const char *s, gd_lr_schedule *out); /* constant, cosine */
 const char *gd_lr_schedule_name(gd_lr_schedule s);
+/* the components' sigma: cond_sigma when set (>= 0), else 0.1 for feature and cluster, 0 for
+ * class (diffusers' plain class table) */
+float gd_train_cond_sigma(const gd_train_config *c);
+/* whether the condition is a composed vector of GMM components (condition.h): feature and
+ * cluster mode, and class mode with sigma > 0, where each class owns one component
+ * N(mu_class, sigma^2 I) (the data set's classes become the one attribute "class") */
+int gd_train_gmm_condition(const gd_train_config *c);
 /* the learning rate of (1-based) optimizer step `step` */
 float gd_train_lr(const gd_train_config *c, int64_t step);
 

@@ -254,40 +254,15 @@ gd_status gd_cluster_relabel(gd_dataset *d, const gd_cluster_model *m, gd_error 
         return gd_error_set(err, GD_ERR_SHAPE, "clustering: the model embeds images of %d "
                             "values, the data's have %d", m->in_dim, d->c * d->h * d->w);
     int *lab = malloc(sizeof(int) * (size_t)d->n);
-    int *labels = malloc(sizeof(int) * (size_t)d->n);
-    float *cont = malloc(sizeof(float) * (size_t)d->n);
-    if (!lab || !labels || !cont) {
-        free(lab);
-        free(labels);
-        free(cont);
-        return gd_error_set(err, GD_ERR_NOMEM, "clustering: out of memory");
-    }
-    gd_status s = gd_cluster_assign(m, d->images, d->n, lab, err);
-    if (s) {
-        free(lab);
-        free(labels);
-        free(cont);
-        return s;
-    }
-    for (int i = 0; i < d->n; i++) {
-        labels[i] = lab[i];
-        d->cls[i] = lab[i];
-        cont[i] = NAN;
-    }
+    char (*names)[GD_DATA_NAME_MAX] = calloc((size_t)m->k, GD_DATA_NAME_MAX);
+    gd_status s = GD_OK;
+    if (!lab || !names) s = gd_error_set(err, GD_ERR_NOMEM, "clustering: out of memory");
+    if (!s) s = gd_cluster_assign(m, d->images, d->n, lab, err);
+    for (int j = 0; !s && j < m->k; j++) snprintf(names[j], GD_DATA_NAME_MAX, "c%d", j);
+    if (!s) s = gd_dataset_single_attribute(d, "cluster", m->k, names, lab, err);
     free(lab);
-    free(d->labels);
-    free(d->cont);
-    d->labels = labels;
-    d->cont = cont;
-    d->n_attrs = 1;
-    memset(d->attrs, 0, sizeof d->attrs);
-    gd_attr *a = &d->attrs[0];
-    snprintf(a->name, sizeof a->name, "cluster");
-    a->kind = GD_ATTR_CATEGORICAL;
-    a->n_values = m->k;
-    for (int j = 0; j < m->k; j++) snprintf(a->values[j], sizeof a->values[j], "c%d", j);
-    d->n_classes = m->k;
-    return GD_OK;
+    free(names);
+    return s;
 }
 
 gd_status gd_cluster_save(const gd_cluster_model *m, const char *dir, gd_error *err) {

@@ -25,7 +25,7 @@ void gd_train_config_default(gd_train_config *c) {
     c->ema_power = 0.75f;
     c->cond = GD_COND_CLASS;
     c->cond_drop = 0.1f;
-    c->cond_sigma = 0.1f;
+    c->cond_sigma = -1.0f;
     c->cond_components = 3;
     c->clusters = 10;
     c->cluster_dims = 16;
@@ -56,6 +56,16 @@ gd_status gd_lr_schedule_parse(const char *s, gd_lr_schedule *out) {
     return GD_ERR_ARG;
 }
 const char *gd_lr_schedule_name(gd_lr_schedule s) { return lr_names[s]; }
+
+float gd_train_cond_sigma(const gd_train_config *c) {
+    if (c->cond_sigma >= 0) return c->cond_sigma;
+    return c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER ? 0.1f : 0.0f;
+}
+
+int gd_train_gmm_condition(const gd_train_config *c) {
+    return c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER ||
+           (c->cond == GD_COND_CLASS && gd_train_cond_sigma(c) > 0);
+}
 
 float gd_train_lr(const gd_train_config *c, int64_t step) {
     /* diffusers' get_{constant,cosine}_schedule_with_warmup, evaluated at step - 1 */
@@ -125,10 +135,10 @@ char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u,
     json_object_set_new(o, "ema_power", jf(c->ema_power));
     json_object_set_new(o, "cond", json_string(cond_names[c->cond]));
     json_object_set_new(o, "cond_drop", jf(c->cond_drop));
-    if (c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER) {
-        json_object_set_new(o, "cond_sigma", jf(c->cond_sigma));
+    if (gd_train_gmm_condition(c))
+        json_object_set_new(o, "cond_sigma", jf(gd_train_cond_sigma(c)));
+    if (c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER)
         json_object_set_new(o, "cond_components", json_integer(c->cond_components));
-    }
     if (c->cond == GD_COND_CLUSTER) {
         json_object_set_new(o, "clusters", json_integer(c->clusters));
         json_object_set_new(o, "cluster_dims", json_integer(c->cluster_dims));

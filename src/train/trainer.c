@@ -52,14 +52,15 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
         return gd_error_set(err, GD_ERR_ARG, "the model takes %dx%dx%d images but data set '%s' "
                             "has %dx%dx%d", u->in_channels, u->sample_size, u->sample_size,
                             d->name, d->c, d->h, d->w);
-    if (c->cond == GD_COND_CLASS &&
+    const int gmm = gd_train_gmm_condition(c);
+    if (c->cond == GD_COND_CLASS && !gmm &&
         (u->class_embed != GD_CLASS_EMBED_TABLE || u->num_class_embeds != d->n_classes + 1))
         return gd_error_set(err, GD_ERR_ARG, "class conditioning needs a class table of %d rows "
                             "(%d classes and the null condition)", d->n_classes + 1, d->n_classes);
-    if ((c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER) &&
-        u->class_embed != GD_CLASS_EMBED_IDENTITY)
-        return gd_error_set(err, GD_ERR_ARG, "feature conditioning needs a model with "
-                            "class_embed_type \"identity\" (the composed condition vector)");
+    if (gmm && u->class_embed != GD_CLASS_EMBED_IDENTITY)
+        return gd_error_set(err, GD_ERR_ARG, "%s conditioning with components needs a model "
+                            "with class_embed_type \"identity\" (the composed condition vector)",
+                            gd_cond_mode_name(c->cond));
     if (c->cond == GD_COND_NONE && u->class_embed != GD_CLASS_EMBED_NONE)
         return gd_error_set(err, GD_ERR_ARG, "--cond none needs a model without class embedding");
     if (c->batch < 1 || c->steps < 1 || !(c->lr > 0) || c->cond_drop < 0 || c->cond_drop > 1 ||
@@ -72,7 +73,7 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
     t->u = *u;
     t->d = d;
     t->perm_epoch = -1;
-    t->null_class = c->cond == GD_COND_CLASS ? d->n_classes : -1;
+    t->null_class = c->cond == GD_COND_CLASS && !gmm ? d->n_classes : -1;
     t->g = gd_graph_new();
     t->io = gd_unet_declare(t->g, u, c->batch, d->h, d->w);
     t->target = gd_input(t->g, "target", 4, (int[]){c->batch, d->c, d->h, d->w}, 0);
@@ -93,13 +94,13 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
     stream_seed(&rng, c->seed, STREAM_INIT, 0);
     gd_unet_init(t->g, &rng);
     memcpy(t->ema, gd_graph_params(t->g, NULL), sizeof(float) * t->P);
-    if (c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER) {
+    if (gmm) {
         t->cnd = calloc(1, sizeof *t->cnd);
         if (!t->cnd) {
             s = gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory");
             goto fail;
         }
-        if ((s = gd_condition_build(t->cnd, d, gd_unet_time_embed_dim(u), c->cond_sigma,
+        if ((s = gd_condition_build(t->cnd, d, gd_unet_time_embed_dim(u), gd_train_cond_sigma(c),
                                     c->cond_components, c->seed, err)) ||
             (s = gd_condition_bind(t->cnd, d, t->attr_map, err)))
             goto fail;
