@@ -102,7 +102,17 @@ int main(void) {
     TEST_COND("config round-trips",
               c2.n_levels == 2 && c2.channels[2] == 8 && c2.time_cond == 1 && c2.n_heads == 2 &&
                   c2.head_values[0] == 3 && !strcmp(c2.value_names[1][1], "v1") &&
-                  c2.hidden == 6 && c2.sample_size == 7);
+                  c2.hidden == 6 && c2.sample_size == 7 && c2.loss == GD_CLS_LOSS_BCE);
+    c.loss = GD_CLS_LOSS_NGMG;
+    c.ngmg_min = 0.25f;
+    c.ngmg_max = 4.0f;
+    c.ngmg_widths = 3;
+    TEST_COND("NGMG config round-trips",
+              gd_classifier_config_save(&c, path, &err) == GD_OK &&
+                  gd_classifier_config_load(&c2, path, &err) == GD_OK &&
+                  c2.loss == GD_CLS_LOSS_NGMG && c2.ngmg_min == 0.25f && c2.ngmg_max == 4.0f &&
+                  c2.ngmg_widths == 3);
+    c.loss = GD_CLS_LOSS_BCE;
     const char *bad[] = {
         "{\"format\": \"gmmdiff-classifier\", \"version\": 2}",
         "{\"format\": \"other\"}",
@@ -114,10 +124,23 @@ int main(void) {
         "\"channels\": [8, 8], \"heads\": [{\"name\": \"a\", \"values\": [\"x\"]}]}",
         "{\"format\": \"gmmdiff-classifier\", \"version\": 1,",
     };
-    const char *want[] = {"version", "format", "not divisible", "values", "not valid JSON"};
-    for (int i = 0; i < 5; i++) {
+    const char *want[] = {"version", "format", "not divisible", "values", "not valid JSON",
+                          "loss must be", "needs \"ngmg\"", "0 < s_min <= s_max"};
+    const char *bad2[] = {
+        "{\"format\": \"gmmdiff-classifier\", \"version\": 1, \"in_channels\": 1, "
+        "\"sample_size\": 16, \"hidden\": 8, \"norm_num_groups\": 4, \"time_cond\": false, "
+        "\"loss\": \"hinge\", \"channels\": [8, 8], \"heads\": [{\"name\": \"a\", \"values\": [\"x\", \"y\"]}]}",
+        "{\"format\": \"gmmdiff-classifier\", \"version\": 1, \"in_channels\": 1, "
+        "\"sample_size\": 16, \"hidden\": 8, \"norm_num_groups\": 4, \"time_cond\": false, "
+        "\"loss\": \"ngmg\", \"channels\": [8, 8], \"heads\": [{\"name\": \"a\", \"values\": [\"x\", \"y\"]}]}",
+        "{\"format\": \"gmmdiff-classifier\", \"version\": 1, \"in_channels\": 1, "
+        "\"sample_size\": 16, \"hidden\": 8, \"norm_num_groups\": 4, \"time_cond\": false, "
+        "\"loss\": \"ngmg\", \"ngmg\": {\"s_min\": 2, \"s_max\": 1, \"widths\": 3}, "
+        "\"channels\": [8, 8], \"heads\": [{\"name\": \"a\", \"values\": [\"x\", \"y\"]}]}"};
+    for (int i = 0; i < 8; i++) {
+        const char *text = i < 5 ? bad[i] : bad2[i - 5];
         FILE *f = fopen(path, "w");
-        fputs(bad[i], f);
+        fputs(text, f);
         fclose(f);
         err.msg[0] = 0;
         gd_status s = gd_classifier_config_load(&c2, path, &err);
@@ -150,6 +173,24 @@ int main(void) {
            "%.3f intensity %.3f\n", o.steps, fl, acc[0], acc[1], acc[2], acc[3]);
     TEST_COND("every attribute far above chance (including the held-out combinations)",
               acc[0] > 0.8 && acc[1] > 0.9 && acc[2] > 0.9 && acc[3] > 0.9);
+
+    /* the same data and budget with NGMG (the ladder 0.5..8, 5 widths) */
+    {
+        gd_classifier_config nc = sc;
+        nc.loss = GD_CLS_LOSS_NGMG;
+        gd_classifier mn;
+        TEST_COND("create NGMG", gd_classifier_create(&mn, &nc, o.batch, 1, &err) == GD_OK);
+        float fn = 0;
+        s = gd_classifier_train(&mn, &d, &o, &fn, &err);
+        double an[GD_CLS_MAX_HEADS];
+        TEST_COND("NGMG trains", s == GD_OK && isfinite(fn) && fn < 0 && fn >= -1);
+        TEST_COND("NGMG accuracy", gd_classifier_accuracy(&mn, &test, 0, an, &err) == GD_OK);
+        printf("NGMG classifier after %d steps: potential %.4f, accuracy shape %.3f size %.3f "
+               "position %.3f intensity %.3f\n", o.steps, fn, an[0], an[1], an[2], an[3]);
+        TEST_COND("NGMG: every attribute far above chance",
+                  an[0] > 0.6 && an[1] > 0.9 && an[2] > 0.9 && an[3] > 0.9);
+        gd_classifier_close(&mn);
+    }
 
     /* the same predictions whatever the planned batch */
     int n = 70, *p1 = malloc(sizeof(int) * 4 * n), *p2 = malloc(sizeof(int) * 4 * n);

@@ -10,13 +10,21 @@ FX=$2
 expect 0 "usage: gmmdiff" "help" -- "$G" help
 expect 2 "unknown command" "unknown command" -- "$G" frobnicate
 expect 2 "usage" "no command" -- "$G"
-for c in bench init forward sample train demo classifier gmm; do
+for c in bench init forward sample train demo classifier gmm ngmg; do
     expect 0 "usage: gmmdiff $c" "$c --help" -- "$G" $c --help
 done
 expect 2 "unknown subcommand 'fit'" "classifier bad subcommand" -- "$G" classifier fit
 expect 2 "unknown or incomplete flag '--bogus'" "classifier train bad flag" -- \
     "$G" classifier train --out "$T/c" --bogus
 expect 2 "--out DIR is required" "classifier train without --out" -- "$G" classifier train
+expect 2 "'hinge' is not bce or ngmg" "classifier train bad --loss" -- "$G" classifier train \
+    --out "$T/c" --loss hinge
+expect 2 "--ngmg-max 1 is below --ngmg-min 2" "classifier train bad NGMG ladder" -- \
+    "$G" classifier train --out "$T/c" --loss ngmg --ngmg-min 2 --ngmg-max 1
+expect 0 "^4.00,0.355" "ngmg lines table" -- "$G" ngmg lines
+expect 0 "" "ngmg lines svg" -- "$G" ngmg lines --svg "$T/l.svg"
+grep -q "<polyline" "$T/l.svg" && ok || bad "ngmg lines draws an SVG"
+expect 2 "unknown subcommand 'circles'" "ngmg bad subcommand" -- "$G" ngmg circles
 expect 2 "not an integer" "classifier train bad steps" -- "$G" classifier train --out "$T/c" --steps x
 expect 2 "'val' is not train or test" "classifier eval bad split" -- \
     "$G" classifier eval --model "$T/c" --split val

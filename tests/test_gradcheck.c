@@ -360,6 +360,31 @@ static void bce_bwd(const gc_case *c, float *const *din, const float *dout, floa
     gd_bce_logits_backward(din[0], din[1], in[0], in[1], c->in_n[0], dout[0]);
 }
 
+/* NGMG: the ladder of fv[0] .. fv[1] with iv[0] widths; the reference in double from the
+ * definition, independent of src/ops/ngmg.c */
+static void ngmg_ref(const gc_case *c, double *out, double *const *in) {
+    const int J = c->iv[0];
+    double s[16], sum = 0, u = 0;
+    for (int j = 0; j < J; j++) {
+        s[j] = J == 1 ? c->fv[0] : c->fv[0] * pow((double)c->fv[1] / c->fv[0], (double)j / (J - 1));
+        sum += s[j];
+    }
+    for (size_t i = 0; i < c->in_n[0]; i++) {
+        double r = in[0][i] - in[1][i];
+        for (int j = 0; j < J; j++) u -= s[j] / sum * exp(-r * r / (2 * s[j] * s[j]));
+    }
+    out[0] = u / c->in_n[0];
+}
+static void ngmg_fwd(const gc_case *c, float *out, float *const *in) {
+    out[0] = gd_ngmg_forward(in[0], in[1], c->in_n[0], c->fv[0], c->fv[1], c->iv[0]);
+}
+static void ngmg_bwd(const gc_case *c, float *const *din, const float *dout, float *const *in,
+                     const float *out) {
+    (void)out;
+    gd_ngmg_backward(din[0], din[1], in[0], in[1], c->in_n[0], c->fv[0], c->fv[1], c->iv[0],
+                     dout[0]);
+}
+
 /* ======================= driver ======================= */
 typedef void (*fwd_fn)(gc_case *, float *, float *const *);
 
@@ -506,6 +531,12 @@ int main(void) {
     cases[nc++] = (gc_case){.name = "bce_logits", .nin = 2, .in_n = {20, 20}, .out_n = 1,
                             .in_lo = {-8, 0}, .in_hi = {8, 1}, .ref = bce_ref, .fwd = bce_fwd,
                             .bwd = bce_bwd};
+    cases[nc++] = (gc_case){.name = "ngmg single width", .nin = 2, .in_n = {20, 20}, .out_n = 1,
+                            .in_lo = {-3, 0}, .in_hi = {3, 1}, .ref = ngmg_ref, .fwd = ngmg_fwd,
+                            .bwd = ngmg_bwd, .iv = {1}, .fv = {1.0f, 1.0f}};
+    cases[nc++] = (gc_case){.name = "ngmg ladder", .nin = 2, .in_n = {20, 20}, .out_n = 1,
+                            .in_lo = {-6, 0}, .in_hi = {6, 1}, .ref = ngmg_ref, .fwd = ngmg_fwd,
+                            .bwd = ngmg_bwd, .iv = {5}, .fv = {0.5f, 8.0f}};
     for (int i = 0; i < nc; i++) run_case(&cases[i]);
     return gd_test_report("test_gradcheck");
 }

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "eval_classes.h"
 #include "gmmdiff/classifier.h"
+#include "gmmdiff/ops.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -37,6 +38,13 @@ static void classifier_help(void) {
            "  --seed S           seed of weights and data order (default 0)\n"
            "  --noisy            time-conditioned, trained on noisy x_t (t ~ U{0..999}, linear\n"
            "                     schedule) for classifier guidance; default clean images\n"
+           "  --loss L           bce | ngmg (default bce): NGMG trains each output by the\n"
+           "                     gradient of a negative Gaussian mixture potential around its\n"
+           "                     target (docs/NGMG.md)\n"
+           "  --ngmg-min S       NGMG: smallest width of the ladder (default 0.5)\n"
+           "  --ngmg-max S       NGMG: largest width (default 8)\n"
+           "  --ngmg-widths J    NGMG: widths, geometric from min to max (default 5; 1: the\n"
+           "                     single width --ngmg-min)\n"
            "eval --run:\n"
            "  --run RUN          a class-conditioned training run directory (gmmdiff train)\n"
            "  --per-class N      samples per class (default 50)\n"
@@ -54,7 +62,9 @@ static int cmd_train(int argc, char **argv) {
     gd_cli_data_default(&ds);
     gd_classifier_train_opts o = gd_classifier_train_defaults();
     const char *out = NULL;
-    int noisy = 0, threads = 0;
+    int noisy = 0, threads = 0, widths = 5;
+    float s_min = 0.5f, s_max = 8.0f;
+    gd_classifier_loss loss = GD_CLS_LOSS_BCE;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int took = gd_cli_data_flag(&ds, a, v);
@@ -68,6 +78,14 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) o.seed = (uint64_t)gd_cli_int(a, v, 0, 2147483647);
         else if (!strcmp(a, "--threads")) threads = gd_cli_int(a, v, 1, 1024);
         else if (!strcmp(a, "--noisy")) { noisy = 1; continue; }
+        else if (!strcmp(a, "--loss") && v) {
+            if (gd_classifier_loss_parse(v, &loss)) {
+                fprintf(stderr, "gmmdiff classifier train: --loss: '%s' is not bce or ngmg\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--ngmg-min")) s_min = (float)gd_cli_num(a, v, 1e-6, 1e6);
+        else if (!strcmp(a, "--ngmg-max")) s_max = (float)gd_cli_num(a, v, 1e-6, 1e6);
+        else if (!strcmp(a, "--ngmg-widths")) widths = gd_cli_int(a, v, 1, GD_NGMG_MAX_WIDTHS);
         else {
             fprintf(stderr, "gmmdiff classifier train: unknown or incomplete flag '%s' (see "
                             "--help)\n", a);
@@ -77,6 +95,11 @@ static int cmd_train(int argc, char **argv) {
     }
     if (!out) {
         fprintf(stderr, "gmmdiff classifier train: --out DIR is required (see --help)\n");
+        return 2;
+    }
+    if (s_max < s_min) {
+        fprintf(stderr, "gmmdiff classifier train: --ngmg-max %g is below --ngmg-min %g\n",
+                (double)s_max, (double)s_min);
         return 2;
     }
     gd_set_num_threads(threads);
@@ -91,9 +114,13 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "gmmdiff classifier train: %s: cannot create: %s\n", out, strerror(errno));
         return 1;
     }
-    if (gd_cli_data_open(&d, &ds, &err) || gd_classifier_config_for(&c, &d, noisy, &err) ||
-        gd_classifier_create(&m, &c, o.batch, o.seed, &err))
+    if (gd_cli_data_open(&d, &ds, &err) || gd_classifier_config_for(&c, &d, noisy, &err))
         goto fail;
+    c.loss = loss;
+    c.ngmg_min = s_min;
+    c.ngmg_max = s_max;
+    c.ngmg_widths = widths;
+    if (gd_classifier_create(&m, &c, o.batch, o.seed, &err)) goto fail;
     printf("classifier: %d heads, %d items of %s, %d steps, batch %d\n", c.n_heads, d.n, d.name,
            o.steps, o.batch);
     float final_loss;

@@ -17,8 +17,10 @@ static void usage(FILE *f) {
             "commands:\n"
             "  bench conv   time conv2d forward+backward at the shapes of a 28x28 UNet\n"
             "  classifier   train an attribute classifier on real data; score data or samples\n"
-            "  eval         score a trained shapes run with the judge (JSON)\n"
+            "  eval         score a trained run: the shapes judge, controllability of continuous\n"
+            "               features, cluster accuracy (JSON)\n"
             "  demo         train a class-conditioned model on the built-in shapes data and judge it\n"
+            "  ngmg lines   the negative Gaussian mixture gradient on the parallel-lines example\n"
             "  init         a new, randomly initialised UNet2DModel directory from a config\n"
             "  forward      one denoiser evaluation on a batch (.npy in and out)\n"
             "  gmm          fit, score, predict with and sample from Gaussian mixtures (EM)\n"
@@ -83,6 +85,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gmm")) return gd_cmd_gmm(argc - 1, argv + 1);
     if (!strcmp(cmd, "classifier")) return gd_cmd_classifier(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return gd_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ngmg")) return gd_cmd_ngmg(argc - 1, argv + 1);
     const char *later[] = {"report"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (!strcmp(cmd, later[i])) {

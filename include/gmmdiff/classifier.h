@@ -10,8 +10,12 @@
  * temb(t) = linear_2(silu(linear_1(timestep_embedding(t, 64)))), width 128.
  *
  * The logits are the attributes' value slots side by side (attribute a owns
- * [offset[a], offset[a] + n_values[a])). Training uses BCE with logits on the one-hot targets
- * (each value slot a binary question); a prediction is the argmax within each attribute's slot.
+ * [offset[a], offset[a] + n_values[a])), each slot a scalar output y answering one binary
+ * question against the one-hot target. The loss (`loss`): BCE with logits, or NGMG (DESIGN.md
+ * section 4, docs/NGMG.md): the mean negative Gaussian mixture potential of y around its
+ * target (1 for the item's value, 0 for the others) over a geometric ladder of widths, whose
+ * gradient, the NGMG, is the head's backward signal. A prediction is the argmax within each
+ * attribute's slots, for either loss.
  * A model directory holds config.json and classifier.safetensors.
  */
 #ifndef GMMDIFF_CLASSIFIER_H
@@ -28,10 +32,17 @@ extern "C" {
 #define GD_CLS_MAX_LEVELS 4
 #define GD_CLS_MAX_HEADS 16
 
+typedef enum gd_classifier_loss { GD_CLS_LOSS_BCE, GD_CLS_LOSS_NGMG } gd_classifier_loss;
+gd_status gd_classifier_loss_parse(const char *s, gd_classifier_loss *out); /* bce, ngmg */
+const char *gd_classifier_loss_name(gd_classifier_loss l);
+
 typedef struct gd_classifier_config {
     int in_channels, sample_size;
     int n_levels, channels[GD_CLS_MAX_LEVELS + 1]; /* channels[0] = conv_in width */
     int hidden, norm_num_groups, time_cond;
+    int loss;                 /* gd_classifier_loss */
+    float ngmg_min, ngmg_max; /* NGMG: the ladder's smallest and largest width */
+    int ngmg_widths;          /* NGMG: widths in the ladder (1: the single width ngmg_min) */
     int n_heads;
     char head_names[GD_CLS_MAX_HEADS][GD_DATA_NAME_MAX];
     int head_values[GD_CLS_MAX_HEADS];       /* values per head */
@@ -55,7 +66,7 @@ gd_status gd_classifier_config_load(gd_classifier_config *c, const char *path, g
 
 typedef struct gd_classifier_io {
     gd_t x, t, target; /* inputs [N,C,S,S], [N] (time_cond; else -1), [N, n_out] */
-    gd_t logits, loss; /* [N, n_out], BCE with logits against target */
+    gd_t logits, loss; /* [N, n_out]; BCE with logits or the NGMG potential against target */
 } gd_classifier_io;
 
 /* declares the classifier for batch N into g (not planned) */

@@ -53,6 +53,9 @@ gd_t gd_op_timestep_embedding(gd_graph *g, gd_t t /*[N]*/, int dim, int flip_sin
                               float freq_shift);
 gd_t gd_op_mse(gd_graph *g, gd_t a, gd_t b);               /* scalar [1] */
 gd_t gd_op_bce_logits(gd_graph *g, gd_t x, gd_t y);        /* scalar [1] */
+/* the mean NGMG potential of y around the centres mu (ops.h gd_ngmg_forward), scalar [1]; its
+ * backward is the NGMG itself */
+gd_t gd_op_ngmg(gd_graph *g, gd_t y, gd_t mu, float s_min, float s_max, int n_widths);
 /* the same elements in a new shape (a copy; e.g. [N,C,H,W] -> [N,C*H*W] before a linear) */
 gd_t gd_op_reshape(gd_graph *g, gd_t x, int ndim, const int *shape);
 

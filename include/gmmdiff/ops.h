@@ -141,6 +141,32 @@ float gd_bce_logits_forward(const float *x, const float *y, size_t n);
 void gd_bce_logits_backward(float *dx, float *dy, const float *x, const float *y, size_t n,
                             float dloss);
 
+/* ---- NGMG: the negative Gaussian mixture potential and its gradient (src/ops/ngmg.c) ------- */
+#define GD_NGMG_MAX_WIDTHS 16
+/* the ladder s_j = s_min (s_max / s_min)^(j / (J - 1)), j < J (J = 1: s_min) into s; 0 when
+ * s_min <= 0, s_max < s_min, s_max not finite, or J outside [1, GD_NGMG_MAX_WIDTHS] */
+int gd_ngmg_widths(float s_min, float s_max, int J, double *s);
+/* U(y) = -sum_j w_j exp(-|y - mu|^2 / (2 s_j^2)), w_j = s_j / sum s, for y, mu in R^m; its
+ * gradient dU/dy (the NGMG) into grad [m] when not NULL */
+double gd_ngmg_potential(const float *y, const float *mu, int m, float s_min, float s_max, int J,
+                         double *grad);
+/* the bound of |dU/dy| over all y: J e^(-1/2) / sum_j s_j */
+double gd_ngmg_norm_bound(float s_min, float s_max, int J);
+/* the loss of scalar outputs: the mean over n of U(y_i) with centre mu_i; the backward adds
+ * dloss * dU/dy_i / n to dy (and its negative to dmu); either may be NULL */
+float gd_ngmg_forward(const float *y, const float *mu, size_t n, float s_min, float s_max, int J);
+void gd_ngmg_backward(float *dy, float *dmu, const float *y, const float *mu, size_t n,
+                      float s_min, float s_max, int J, float dloss);
+/* The parallel-lines example (Arjovsky et al. 2017): the target P0 uniform on {0} x [0, 1], the
+ * model P_theta uniform on {theta} x [0, 1]. The NGMG distance
+ *   D(theta) = E_{x ~ P_theta} U0(x) - E_{x ~ P0} U0(x),  U0(x) = E_{x0 ~ P0} U(x; x0),
+ * the target mixture's potential, by an n-point midpoint rule in z and z0; dD/dtheta (from the
+ * NGMG, by the same rule) into *grad when not NULL. D(0) = 0 and D grows with |theta|, where
+ * the Jensen-Shannon divergence is log 2 for every theta != 0 (no gradient) and the earth
+ * mover's distance is |theta|. */
+double gd_ngmg_parallel_lines(double theta, float s_min, float s_max, int J, int n,
+                              double *grad);
+
 #ifdef __cplusplus
 }
 #endif

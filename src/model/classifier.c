@@ -1,5 +1,6 @@
 /* classifier.c - the attribute classifier (classifier.h): config, graph, weights. */
 #include "gmmdiff/classifier.h"
+#include "gmmdiff/ops.h"
 #include "gmmdiff/unet.h"
 
 #include <jansson.h>
@@ -34,7 +35,22 @@ static void config_base(gd_classifier_config *c, int in_channels, int size, int 
     c->hidden = 128;
     c->norm_num_groups = 8;
     c->time_cond = time_cond;
+    c->loss = GD_CLS_LOSS_BCE;
+    c->ngmg_min = 0.5f;
+    c->ngmg_max = 8.0f;
+    c->ngmg_widths = 5;
 }
+
+static const char *loss_names[] = {"bce", "ngmg"};
+gd_status gd_classifier_loss_parse(const char *s, gd_classifier_loss *out) {
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(s, loss_names[i])) {
+            *out = (gd_classifier_loss)i;
+            return GD_OK;
+        }
+    return GD_ERR_ARG;
+}
+const char *gd_classifier_loss_name(gd_classifier_loss l) { return loss_names[l]; }
 
 gd_status gd_classifier_config_for(gd_classifier_config *c, const gd_dataset *d, int time_cond,
                                    gd_error *err) {
@@ -94,6 +110,14 @@ gd_status gd_classifier_config_save(const gd_classifier_config *c, const char *p
     json_object_set_new(o, "hidden", json_integer(c->hidden));
     json_object_set_new(o, "norm_num_groups", json_integer(c->norm_num_groups));
     json_object_set_new(o, "time_cond", json_boolean(c->time_cond));
+    json_object_set_new(o, "loss", json_string(loss_names[c->loss]));
+    if (c->loss == GD_CLS_LOSS_NGMG) {
+        json_t *n = json_object();
+        json_object_set_new(n, "s_min", json_real(c->ngmg_min));
+        json_object_set_new(n, "s_max", json_real(c->ngmg_max));
+        json_object_set_new(n, "widths", json_integer(c->ngmg_widths));
+        json_object_set_new(o, "ngmg", n);
+    }
     for (int h = 0; h < c->n_heads; h++) {
         json_t *hd = json_object(), *vals = json_array();
         json_object_set_new(hd, "name", json_string(c->head_names[h]));
@@ -148,6 +172,24 @@ gd_status gd_classifier_config_load(gd_classifier_config *c, const char *path, g
     json_t *tc = json_object_get(o, "time_cond");
     if (!json_is_boolean(tc)) BAD("%s: time_cond must be true or false", path);
     c->time_cond = json_is_true(tc);
+    json_t *ls = json_object_get(o, "loss"); /* absent: bce (the first format had no choice) */
+    c->loss = GD_CLS_LOSS_BCE;
+    if (ls && (!json_is_string(ls) || gd_classifier_loss_parse(json_string_value(ls),
+                                                               (gd_classifier_loss *)&c->loss)))
+        BAD("%s: loss must be \"bce\" or \"ngmg\"", path);
+    if (c->loss == GD_CLS_LOSS_NGMG) {
+        json_t *n = json_object_get(o, "ngmg");
+        json_t *a = json_object_get(n, "s_min"), *b = json_object_get(n, "s_max");
+        double sw[GD_NGMG_MAX_WIDTHS];
+        if (!json_is_object(n) || !json_is_number(a) || !json_is_number(b) ||
+            !get_int(n, "widths", 1, GD_NGMG_MAX_WIDTHS, &c->ngmg_widths))
+            BAD("%s: an NGMG classifier needs \"ngmg\": {\"s_min\", \"s_max\", \"widths\"}", path);
+        c->ngmg_min = (float)json_number_value(a);
+        c->ngmg_max = (float)json_number_value(b);
+        if (!gd_ngmg_widths(c->ngmg_min, c->ngmg_max, c->ngmg_widths, sw))
+            BAD("%s: the NGMG ladder needs 0 < s_min <= s_max and 1 to %d widths", path,
+                GD_NGMG_MAX_WIDTHS);
+    }
     json_t *ch = json_object_get(o, "channels");
     if (!json_is_array(ch) || json_array_size(ch) < 2 || json_array_size(ch) > GD_CLS_MAX_LEVELS + 1)
         BAD("%s: channels must be a list of 2 to %d integers", path, GD_CLS_MAX_LEVELS + 1);
@@ -253,7 +295,9 @@ gd_classifier_io gd_classifier_declare(gd_graph *g, const gd_classifier_config *
     h = gd_op_reshape(g, h, 2, (int[]){N, flat});
     h = gd_op_silu(g, linear(g, h, "head.linear_1", 0, flat, c->hidden));
     io.logits = linear(g, h, "head.linear_2", 0, c->hidden, n_out);
-    io.loss = gd_op_bce_logits(g, io.logits, io.target);
+    io.loss = c->loss == GD_CLS_LOSS_NGMG
+                  ? gd_op_ngmg(g, io.logits, io.target, c->ngmg_min, c->ngmg_max, c->ngmg_widths)
+                  : gd_op_bce_logits(g, io.logits, io.target);
     return io;
 }
 

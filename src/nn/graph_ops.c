@@ -331,6 +331,23 @@ static void bce_bwd(gd_graph *g, gd_tensor *t) {
     gd_bce_logits_backward(DIN(t, 0), DIN(t, 1), IN(t, 0)->data, IN(t, 1)->data, IN(t, 0)->numel,
                            t->grad[0]);
 }
+gd_t gd_op_ngmg(gd_graph *g, gd_t y, gd_t mu, float s_min, float s_max, int n_widths) {
+    double s[GD_NGMG_MAX_WIDTHS];
+    GD_ASSERT_MSG(gd_ngmg_widths(s_min, s_max, n_widths, s), "ngmg: bad width ladder");
+    gd_t id = loss_op(g, GD_OP_NGMG, y, mu);
+    T(id)->fattr[0] = s_min;
+    T(id)->fattr[1] = s_max;
+    T(id)->iattr[0] = n_widths;
+    return id;
+}
+static void ngmg_fwd(gd_graph *g, gd_tensor *t) {
+    t->data[0] = gd_ngmg_forward(IN(t, 0)->data, IN(t, 1)->data, IN(t, 0)->numel, t->fattr[0],
+                                 t->fattr[1], t->iattr[0]);
+}
+static void ngmg_bwd(gd_graph *g, gd_tensor *t) {
+    gd_ngmg_backward(DIN(t, 0), DIN(t, 1), IN(t, 0)->data, IN(t, 1)->data, IN(t, 0)->numel,
+                     t->fattr[0], t->fattr[1], t->iattr[0], t->grad[0]);
+}
 
 const gd_op_def gd_op_defs[GD_OP_COUNT] = {
     [GD_OP_NONE] = {"none", NULL, NULL},
@@ -348,4 +365,5 @@ const gd_op_def gd_op_defs[GD_OP_COUNT] = {
     [GD_OP_MSE] = {"mse", mse_fwd, mse_bwd},
     [GD_OP_BCE_LOGITS] = {"bce_logits", bce_fwd, bce_bwd},
     [GD_OP_RESHAPE] = {"reshape", reshape_fwd, reshape_bwd},
+    [GD_OP_NGMG] = {"ngmg", ngmg_fwd, ngmg_bwd},
 };
