@@ -86,9 +86,69 @@ static void gradcheck(int time_cond) {
     gd_graph_free(g);
 }
 
+/* classifier guidance: gd_classifier_guide_grad of a saved and reopened classifier against
+ * central differences of the items' summed log-likelihood, -(batch x slots) x the mean loss */
+static void guidecheck(int loss) {
+    gd_classifier_config c;
+    small_config(&c, 1);
+    c.loss = loss;
+    c.ngmg_min = 0.5f;
+    c.ngmg_max = 4.0f;
+    c.ngmg_widths = 3;
+    gd_classifier m, mg;
+    gd_error err = {0};
+    char dir[] = "/tmp/gd_test_guide_XXXXXX";
+    GD_ASSERT(mkdtemp(dir));
+    TEST_COND("guide: create, save, reopen with input gradients",
+              gd_classifier_create(&m, &c, 3, 4, &err) == GD_OK &&
+                  gd_classifier_save(&m, dir, &err) == GD_OK &&
+                  gd_classifier_open_guide(&mg, dir, 3, &err) == GD_OK);
+    const size_t n = 3 * 2 * 7 * 7;
+    float x[3 * 2 * 7 * 7], target[3 * 5], grad[3 * 2 * 7 * 7];
+    gd_rng r;
+    gd_rng_seed(&r, 21);
+    gd_rng_fill_normal(&r, x, n, 0.0f, 1.0f);
+    const int vals[3][2] = {{0, 1}, {2, 0}, {1, 1}};
+    for (int b = 0; b < 3; b++) gd_classifier_target_row(&mg.config, vals[b], target + b * 5);
+    gd_classifier_guide gc = {&mg, target};
+    TEST_COND("guide: gradient", gd_classifier_guide_grad(&gc, x, 250, grad, &err) == GD_OK);
+    double md = 0, mx = 0;
+    for (int k = 0; k < 12; k++) {
+        size_t j = (size_t)gd_rng_below(&r, n);
+        float x0 = x[j], h = 1e-2f, g2[3 * 2 * 7 * 7];
+        x[j] = x0 + h;
+        gd_classifier_guide_grad(&gc, x, 250, g2, &err);
+        double lp = -15.0 * gd_data(mg.g, mg.io.loss)[0];
+        x[j] = x0 - h;
+        gd_classifier_guide_grad(&gc, x, 250, g2, &err);
+        double lm = -15.0 * gd_data(mg.g, mg.io.loss)[0];
+        x[j] = x0;
+        double fd = (lp - lm) / (2.0 * h);
+        md = fmax(md, fabs(fd - grad[j]));
+        mx = fmax(mx, fabs(fd));
+    }
+    printf("guidance (%s) d log p / dx vs central differences: max error %.2e, max %.2e\n",
+           gd_classifier_loss_name(loss), md, mx);
+    /* the float loss is rounded to ~1.2e-7 of itself; x 15 / (2h) that is the differences'
+     * noise floor, large beside NGMG's small gradients */
+    double floor_fd = 4.0 * 15.0 * fabs(gd_data(mg.g, mg.io.loss)[0]) * 1.2e-7 / 2e-2;
+    TEST_COND("guidance gradient is d/dx of the log-likelihood",
+              md <= 5e-3 * mx + floor_fd && mx > 10 * floor_fd);
+    char path[200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    gd_classifier_close(&m);
+    gd_classifier_close(&mg);
+}
+
 int main(void) {
     gradcheck(0);
     gradcheck(1);
+    guidecheck(GD_CLS_LOSS_BCE);
+    guidecheck(GD_CLS_LOSS_NGMG);
 
     /* config round trip and corrupt configs */
     gd_classifier_config c, c2;

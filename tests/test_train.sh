@@ -150,4 +150,19 @@ expect 0 '"exact":' "classifier eval of a run's samples" -- "$G" classifier eval
 [ -s "$T/cg.png" ] && ok || bad "classifier eval grid written"
 expect 0 "accuracy on 100 evaluation items" "classifier eval on data" -- "$G" classifier eval \
     --model "$T/clf" --data shapes --n-data 400 --n 100 --threads 1
+
+# classifier guidance by a time-conditioned NGMG classifier, in eval and in sample
+expect 0 "accuracy on 400 evaluation items" "classifier train --noisy --loss ngmg" -- "$G" classifier \
+    train --out "$T/nclf" --n-data 400 --steps 20 --batch 16 --threads 1 --noisy --loss ngmg \
+    --ngmg-widths 3
+grep -q '"loss": "ngmg"' "$T/nclf/config.json" && ok || bad "NGMG classifier config records its loss"
+expect 0 '"classifier_scale":3' "eval with classifier guidance" -- "$G" eval --run "$T/fa" \
+    --per-class 1 --steps 3 --threads 1 --classifier "$T/nclf" --classifier-scale 3
+expect 0 "wrote" "sample with classifier guidance" -- "$G" sample --model "$T/fa/model" --n 2 --steps 3 \
+    --features "shape=circle" --classifier "$T/nclf" --classifier-scale 2 --threads 1 \
+    --guide "shape=circle,size=large,position=top_left,intensity=bright" --out "$T/gs.png"
+expect 2 "'size' has none" "guidance needs every attribute" -- "$G" sample --model "$T/fa/model" --n 2 \
+    --steps 3 --classifier "$T/nclf" --guide "shape=circle" --out "$T/gs.png"
+expect 2 "go together" "--classifier without --guide" -- "$G" sample --model "$T/fa/model" --n 2 \
+    --steps 3 --classifier "$T/nclf" --out "$T/gs.png"
 report test_train

@@ -91,7 +91,7 @@ int gd_cmd_demo(int argc, char **argv) {
     char grid[4300], md[4300];
     snprintf(grid, sizeof grid, "%s/samples.png", out);
     snprintf(md, sizeof md, "%s/summary.md", out);
-    gd_eval_shapes_opts eo = {4, GD_SAMPLER_DDIM, 50, 2.0f, 7, grid, 0};
+    gd_eval_shapes_opts eo = {4, GD_SAMPLER_DDIM, 50, 2.0f, 7, grid, 0, NULL, 0.0f};
     const char *es = getenv("GMMDIFF_DEMO_SAMPLER"); /* e.g. "ddim:50", for comparisons */
     if (es) {
         char kind[16] = {0};

@@ -31,6 +31,9 @@ static void eval_help(void) {
            "  --sampler S        ddim | ddpm | dpm++2m (default ddim, clipped eps)\n"
            "  --steps N          sampler steps (default 50)\n"
            "  --cfg W            classifier-free guidance scale (default 2; 1 off)\n"
+           "  --classifier DIR   shapes: classifier guidance toward the intended values by this\n"
+           "                     classifier (gmmdiff classifier train --noisy; docs/NGMG.md)\n"
+           "  --classifier-scale S  its scale (default 0: off)\n"
            "  --seed S           sampling seed (default 0)\n"
            "  --grid FILE        a PNG of the samples\n"
            "  --out FILE         also write the JSON object to FILE\n"
@@ -93,7 +96,7 @@ static int eval_features(const char *run, const gd_train_config *tc, const gd_cl
 int gd_cmd_eval(int argc, char **argv) {
     const char *run = NULL, *out = NULL, *sampler = "ddim";
     int threads = 0;
-    gd_eval_shapes_opts eo = {8, GD_SAMPLER_DDIM, 50, 2.0f, 0, NULL, 0};
+    gd_eval_shapes_opts eo = {8, GD_SAMPLER_DDIM, 50, 2.0f, 0, NULL, 0, NULL, 0.0f};
     int per_given = 0, pool = 64;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -102,6 +105,8 @@ int gd_cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--run") && v) run = v;
         else if (!strcmp(a, "--out") && v) out = v;
         else if (!strcmp(a, "--grid") && v) eo.grid = v;
+        else if (!strcmp(a, "--classifier") && v) eo.classifier = v;
+        else if (!strcmp(a, "--classifier-scale")) eo.classifier_scale = (float)gd_cli_num(a, v, -1e4, 1e4);
         else if (!strcmp(a, "--sampler") && v) sampler = v;
         else if (!strcmp(a, "--per-class")) {
             eo.per_class = gd_cli_int(a, v, 1, 10000);
@@ -158,6 +163,10 @@ int gd_cmd_eval(int argc, char **argv) {
     json_object_set_new(o, "sampler", json_string(sampler));
     json_object_set_new(o, "steps", json_integer(eo.steps));
     json_object_set_new(o, "cfg", json_real(eo.cfg));
+    if (eo.classifier && eo.classifier_scale != 0.0f) {
+        json_object_set_new(o, "classifier", json_string(eo.classifier));
+        json_object_set_new(o, "classifier_scale", json_real(eo.classifier_scale));
+    }
     json_object_set_new(o, "seed", json_integer((json_int_t)eo.seed));
     json_object_set_new(o, "defect_rate", json_real(m->defect_rate));
     json_object_set_new(o, "exact_accuracy", json_real(m->exact_acc_any));

@@ -1,6 +1,7 @@
 /* cmd_sample.c - `gmmdiff sample`: draws a batch from a UNet2DModel directory and writes a PNG
  * grid (and optionally the raw samples as .npy). Same seed, same bytes. */
 #include "cli.h"
+#include "gmmdiff/classifier.h"
 #include "gmmdiff/condition.h"
 #include "gmmdiff/diffusion.h"
 #include "gmmdiff/image.h"
@@ -44,6 +45,13 @@ static void sample_help(void) {
         "  --cfg W            classifier-free guidance scale (default 1: off)\n"
         "  --null-class K     the class label reserved as the learned null condition; without it the\n"
         "                     null condition is a zero class embedding\n"
+        "  --classifier DIR   classifier guidance by this classifier (gmmdiff classifier train\n"
+        "                     --noisy, BCE or NGMG) toward the values of --guide\n"
+        "  --guide SPEC       the classifier's target for every sample: a value for each of its\n"
+        "                     attributes, e.g. \"shape=circle,size=large,position=top_left,\n"
+        "                     intensity=bright\"\n"
+        "  --classifier-scale S  the guidance scale s: eps -= s sqrt(1 - alpha_bar_t) d log p / dx\n"
+        "                     (default 1 when --classifier is given)\n"
         "  --threads T        threads (default: all cores)\n");
 }
 
@@ -74,9 +82,9 @@ int gd_cmd_sample(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *npy = NULL, *cond_path = NULL;
     const char *sampler = "ddim", *spacing = NULL, *pred = NULL;
     int n = 16, cols = 0, steps = 50, threads = 0, no_clip = 0, seed = 0, clipped_eps = 0;
-    const char *features = NULL;
+    const char *features = NULL, *clf_dir = NULL, *guide_spec = NULL;
     int have_class = 0, have_null = 0;
-    double eta = 0, cfg = 1, cls = 0, null_cls = 0;
+    double eta = 0, cfg = 1, cls = 0, null_cls = 0, clf_scale = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { sample_help(); return 0; }
@@ -95,6 +103,9 @@ int gd_cmd_sample(int argc, char **argv) {
         else if (!strcmp(a, "--no-clip")) no_clip = 1;
         else if (!strcmp(a, "--clipped-eps")) clipped_eps = 1;
         else if (!strcmp(a, "--features") && v) { features = v; i++; }
+        else if (!strcmp(a, "--classifier") && v) { clf_dir = v; i++; }
+        else if (!strcmp(a, "--guide") && v) { guide_spec = v; i++; }
+        else if (!strcmp(a, "--classifier-scale")) { if (!parse_num(a, v, &clf_scale)) return 2; i++; }
         else if (!strcmp(a, "--eta")) { if (!parse_num(a, v, &eta)) return 2; i++; }
         else if (!strcmp(a, "--cfg")) { if (!parse_num(a, v, &cfg)) return 2; i++; }
         else if (!strcmp(a, "--class")) { if (!parse_num(a, v, &cls)) return 2; have_class = 1; i++; }
@@ -106,6 +117,10 @@ int gd_cmd_sample(int argc, char **argv) {
     }
     if (!model || !out) {
         fprintf(stderr, "gmmdiff sample: --model and --out are required (see --help)\n");
+        return 2;
+    }
+    if (!clf_dir != !guide_spec) {
+        fprintf(stderr, "gmmdiff sample: --classifier and --guide go together (see --help)\n");
         return 2;
     }
     gd_sampler_kind kind;
@@ -159,7 +174,9 @@ int gd_cmd_sample(int argc, char **argv) {
     int rc = 1;
     unet_ctx u = {0};
     gd_npy cv = {0};
-    float *x = NULL;
+    float *x = NULL, *target = NULL;
+    gd_classifier clf = {0};
+    int clf_open = 0;
     gd_noise_schedule sched = {0};
     int S = c.sample_size;
     u.g = gd_graph_new();
@@ -287,10 +304,36 @@ int gd_cmd_sample(int argc, char **argv) {
     }
     x = malloc(sizeof(float) * u.n);
     if (!x) goto done;
-    gd_guidance gg = {(float)cfg, 0.0f};
+    gd_guidance gg = {(float)cfg, clf_dir ? (float)clf_scale : 0.0f};
     gd_rng rng;
     gd_rng_seed(&rng, (uint64_t)seed);
-    if (gd_unet_sample(u.g, &u.io, &sc, &sched, u.cond, u.null, &gg, x, &rng, &err)) {
+    if (clf_dir) {
+        if (gd_classifier_open_guide(&clf, clf_dir, n, &err)) {
+            fprintf(stderr, "gmmdiff sample: %s\n", err.msg);
+            goto done;
+        }
+        clf_open = 1;
+        int vals[GD_CLS_MAX_HEADS];
+        if (clf.config.in_channels != c.in_channels || clf.config.sample_size != S) {
+            fprintf(stderr, "gmmdiff sample: %s reads %dx%dx%d images, the model makes %dx%dx%d\n",
+                    clf_dir, clf.config.in_channels, clf.config.sample_size,
+                    clf.config.sample_size, c.in_channels, S, S);
+            rc = 2;
+            goto done;
+        }
+        if (gd_classifier_parse_values(&clf.config, guide_spec, vals, &err)) {
+            fprintf(stderr, "gmmdiff sample: --guide: %s\n", err.msg);
+            rc = 2;
+            goto done;
+        }
+        int n_out = gd_classifier_n_out(&clf.config);
+        target = malloc(sizeof(float) * (size_t)n * n_out);
+        if (!target) goto done;
+        for (int i = 0; i < n; i++) gd_classifier_target_row(&clf.config, vals, target + (size_t)i * n_out);
+    }
+    gd_classifier_guide gc = {&clf, target};
+    if (gd_unet_sample_guided(u.g, &u.io, &sc, &sched, u.cond, u.null, &gg,
+                              clf_dir ? gd_classifier_guide_grad : NULL, &gc, x, &rng, &err)) {
         fprintf(stderr, "gmmdiff sample: %s\n", err.msg);
         goto done;
     }
@@ -307,6 +350,8 @@ int gd_cmd_sample(int argc, char **argv) {
     printf("wrote %s (%d samples, %s, %d steps, seed %d)\n", out, n, sampler, steps, seed);
     rc = 0;
 done:
+    if (clf_open) gd_classifier_close(&clf);
+    free(target);
     free(x);
     free(u.cond);
     free(u.null);

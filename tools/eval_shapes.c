@@ -1,6 +1,7 @@
 /* eval_shapes.c - scoring a class-conditioned shapes model with the judge: samples per trained
  * combination, the judge's defect rate and attribute accuracy, a grid and a one-page summary. */
 #include "eval_shapes.h"
+#include "gmmdiff/classifier.h"
 #include "gmmdiff/condition.h"
 #include "gmmdiff/diffusion.h"
 #include "gmmdiff/image.h"
@@ -98,7 +99,40 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
     gd_guidance guide = {o->cfg, 0.0f};
     gd_rng r;
     gd_rng_seed(&r, o->seed);
-    if ((s = gd_unet_sample(g, &io, &sc, &sched, cond, null, &guide, x, &r, err))) goto done;
+    if (o->classifier && o->classifier_scale != 0.0f) {
+        gd_classifier cm;
+        if ((s = gd_classifier_open_guide(&cm, o->classifier, n, err))) goto done;
+        const gd_classifier_config *cc = &cm.config;
+        int hmap[GD_SHAPES_N_ATTRS], nh = cc->n_heads;
+        for (int a = 0; a < GD_SHAPES_N_ATTRS; a++) {
+            hmap[a] = -1;
+            for (int h = 0; h < nh; h++)
+                if (!strcmp(cc->head_names[h], gd_shapes_attr_name(a))) hmap[a] = h;
+        }
+        const int n_out = gd_classifier_n_out(cc);
+        float *target = malloc(sizeof(float) * (size_t)n * n_out);
+        if (!target) s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
+        for (int a = 0; !s && a < GD_SHAPES_N_ATTRS; a++)
+            if (hmap[a] < 0 || nh != GD_SHAPES_N_ATTRS)
+                s = gd_error_set(err, GD_ERR_ARG, "%s: not a classifier of the shapes attributes "
+                                 "(it lacks '%s')", o->classifier, gd_shapes_attr_name(a));
+        for (int i = 0; !s && i < n; i++) {
+            int vals[GD_SHAPES_N_ATTRS];
+            for (int a = 0; a < GD_SHAPES_N_ATTRS; a++)
+                vals[hmap[a]] = intended[(size_t)i * GD_SHAPES_N_ATTRS + a];
+            gd_classifier_target_row(cc, vals, target + (size_t)i * n_out);
+        }
+        gd_classifier_guide gc = {&cm, target};
+        guide.classifier_scale = o->classifier_scale;
+        if (!s)
+            s = gd_unet_sample_guided(g, &io, &sc, &sched, cond, null, &guide,
+                                      gd_classifier_guide_grad, &gc, x, &r, err);
+        free(target);
+        gd_classifier_close(&cm);
+        if (s) goto done;
+    } else if ((s = gd_unet_sample(g, &io, &sc, &sched, cond, null, &guide, x, &r, err))) {
+        goto done;
+    }
     if ((s = gd_shapes_judge(x, n, S, v, err))) goto done;
     gd_shapes_summarize(v, n, intended, &res->summary);
     res->n = n;

@@ -14,6 +14,9 @@ typedef struct gd_eval_shapes_opts {
     const char *grid; /* PNG of every sample, NULL: none */
     int heldout;      /* the 6 held-out combinations instead of the 42 trained ones (feature
                          models only: a class model has no row for them) */
+    const char *classifier;  /* classifier guidance toward the intended values: a classifier
+                                directory with heads shape, size, position, intensity; NULL off */
+    float classifier_scale;  /* its scale s (gd_guidance) */
 } gd_eval_shapes_opts;
 
 typedef struct gd_eval_shapes_result {

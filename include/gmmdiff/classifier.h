@@ -83,6 +83,24 @@ typedef struct gd_classifier {
     int batch;
 } gd_classifier;
 gd_status gd_classifier_open(gd_classifier *m, const char *dir, int batch, gd_error *err);
+/* the same, with gradients for the input images (classifier guidance) */
+gd_status gd_classifier_open_guide(gd_classifier *m, const char *dir, int batch, gd_error *err);
+
+/* Classifier guidance (gd_denoiser.log_prob_grad, DESIGN.md section 4 (a)): grad [batch, C, S,
+ * S] = d/dx of each item's log-likelihood of its target values under m at timestep t, where the
+ * log-likelihood is minus the item's summed loss: for BCE, the sum over slots of log sigmoid
+ * (+-logit); for NGMG, -U, so guidance follows the NGMG toward the targets. m is opened with
+ * gd_classifier_open_guide; target [batch, n_out] one-hot rows (gd_classifier_target_row). */
+typedef struct gd_classifier_guide {
+    gd_classifier *m;
+    const float *target;
+} gd_classifier_guide;
+gd_status gd_classifier_guide_grad(void *ctx, const float *x, int t, float *grad, gd_error *err);
+/* "shape=circle,size=large,..." -> values [n_heads]; every head must be named */
+gd_status gd_classifier_parse_values(const gd_classifier_config *c, const char *spec, int *values,
+                                     gd_error *err);
+/* the one-hot target row [n_out] of values [n_heads] */
+void gd_classifier_target_row(const gd_classifier_config *c, const int *values, float *row);
 gd_status gd_classifier_save(const gd_classifier *m, const char *dir, gd_error *err);
 void gd_classifier_close(gd_classifier *m);
 

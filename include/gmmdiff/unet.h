@@ -84,6 +84,15 @@ gd_status gd_unet_sample(gd_graph *g, const gd_unet_io *io, const struct gd_samp
                          const struct gd_noise_schedule *sched, const float *cond,
                          const float *null, const struct gd_guidance *guide, float *x,
                          gd_rng *rng, gd_error *err);
+/* the same with classifier guidance: log_prob_grad(ctx, x, t, grad, err) as in gd_denoiser,
+ * used when guide->classifier_scale != 0 */
+gd_status gd_unet_sample_guided(gd_graph *g, const gd_unet_io *io,
+                                const struct gd_sampler_config *sc,
+                                const struct gd_noise_schedule *sched, const float *cond,
+                                const float *null, const struct gd_guidance *guide,
+                                gd_status (*log_prob_grad)(void *ctx, const float *x, int t,
+                                                           float *grad, gd_error *err),
+                                void *ctx, float *x, gd_rng *rng, gd_error *err);
 
 #ifdef __cplusplus
 }

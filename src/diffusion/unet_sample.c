@@ -10,6 +10,8 @@ typedef struct unet_ctx {
     const gd_unet_io *io;
     size_t n, ncls;
     const float *cond, *null;
+    gd_status (*lpg)(void *ctx, const float *x, int t, float *grad, gd_error *err);
+    void *lpg_ctx;
 } unet_ctx;
 
 static gd_status unet_eval(void *ctx, const float *x, int t, int conditional, float *out,
@@ -26,12 +28,28 @@ static gd_status unet_eval(void *ctx, const float *x, int t, int conditional, fl
     return GD_OK;
 }
 
+static gd_status unet_log_prob_grad(void *ctx, const float *x, int t, float *grad,
+                                    gd_error *err) {
+    unet_ctx *u = ctx;
+    return u->lpg(u->lpg_ctx, x, t, grad, err);
+}
+
+gd_status gd_unet_sample_guided(gd_graph *g, const gd_unet_io *io, const gd_sampler_config *sc,
+                                const gd_noise_schedule *sched, const float *cond,
+                                const float *null, const gd_guidance *guide,
+                                gd_status (*log_prob_grad)(void *ctx, const float *x, int t,
+                                                           float *grad, gd_error *err),
+                                void *ctx, float *x, gd_rng *rng, gd_error *err) {
+    GD_ASSERT(g && io && sc && sched && x && rng);
+    GD_ASSERT(io->cls < 0 || (cond && null));
+    unet_ctx u = {g, io, gd_numel(g, io->x), io->cls >= 0 ? gd_numel(g, io->cls) : 0, cond, null,
+                  log_prob_grad, ctx};
+    gd_denoiser d = {&u, unet_eval, log_prob_grad ? unet_log_prob_grad : NULL};
+    return gd_sample(sc, sched, &d, guide, x, u.n, rng, err);
+}
+
 gd_status gd_unet_sample(gd_graph *g, const gd_unet_io *io, const gd_sampler_config *sc,
                          const gd_noise_schedule *sched, const float *cond, const float *null,
                          const gd_guidance *guide, float *x, gd_rng *rng, gd_error *err) {
-    GD_ASSERT(g && io && sc && sched && x && rng);
-    GD_ASSERT(io->cls < 0 || (cond && null));
-    unet_ctx u = {g, io, gd_numel(g, io->x), io->cls >= 0 ? gd_numel(g, io->cls) : 0, cond, null};
-    gd_denoiser d = {&u, unet_eval, NULL};
-    return gd_sample(sc, sched, &d, guide, x, u.n, rng, err);
+    return gd_unet_sample_guided(g, io, sc, sched, cond, null, guide, NULL, NULL, x, rng, err);
 }

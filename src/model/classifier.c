@@ -307,14 +307,14 @@ void gd_classifier_init_params(gd_graph *g, uint64_t seed) {
     gd_unet_init(g, &r); /* the same PyTorch default rules, by parameter name */
 }
 
-gd_status gd_classifier_create(gd_classifier *m, const gd_classifier_config *c, int batch,
-                               uint64_t seed, gd_error *err) {
+static gd_status create(gd_classifier *m, const gd_classifier_config *c, int batch,
+                        uint64_t seed, int x_grad, gd_error *err) {
     memset(m, 0, sizeof *m);
     m->config = *c;
     m->batch = batch;
     m->g = gd_graph_new();
     if (!m->g) return gd_error_set(err, GD_ERR_NOMEM, "classifier: out of memory");
-    m->io = gd_classifier_declare(m->g, c, batch, 0);
+    m->io = gd_classifier_declare(m->g, c, batch, x_grad);
     gd_status s = gd_graph_plan(m->g, err);
     if (s) {
         gd_classifier_close(m);
@@ -324,16 +324,89 @@ gd_status gd_classifier_create(gd_classifier *m, const gd_classifier_config *c, 
     return GD_OK;
 }
 
-gd_status gd_classifier_open(gd_classifier *m, const char *dir, int batch, gd_error *err) {
+gd_status gd_classifier_create(gd_classifier *m, const gd_classifier_config *c, int batch,
+                               uint64_t seed, gd_error *err) {
+    return create(m, c, batch, seed, 0, err);
+}
+
+static gd_status open_dir(gd_classifier *m, const char *dir, int batch, int x_grad,
+                          gd_error *err) {
     char path[4200];
     gd_classifier_config c;
     snprintf(path, sizeof path, "%s/config.json", dir);
     gd_status s = gd_classifier_config_load(&c, path, err);
     if (s) return s;
-    if ((s = gd_classifier_create(m, &c, batch, 0, err))) return s;
+    if ((s = create(m, &c, batch, 0, x_grad, err))) return s;
     snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
     if ((s = gd_graph_load_file(m->g, path, err))) gd_classifier_close(m);
     return s;
+}
+
+gd_status gd_classifier_open(gd_classifier *m, const char *dir, int batch, gd_error *err) {
+    return open_dir(m, dir, batch, 0, err);
+}
+
+gd_status gd_classifier_open_guide(gd_classifier *m, const char *dir, int batch, gd_error *err) {
+    return open_dir(m, dir, batch, 1, err);
+}
+
+gd_status gd_classifier_parse_values(const gd_classifier_config *c, const char *spec, int *values,
+                                     gd_error *err) {
+    for (int h = 0; h < c->n_heads; h++) values[h] = -1;
+    char buf[4096];
+    if (strlen(spec) >= sizeof buf) return gd_error_set(err, GD_ERR_ARG, "'%s': too long", spec);
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) return gd_error_set(err, GD_ERR_ARG, "'%s' is not attribute=value", tok);
+        *eq = 0;
+        int h = 0;
+        while (h < c->n_heads && strcmp(c->head_names[h], tok)) h++;
+        if (h == c->n_heads)
+            return gd_error_set(err, GD_ERR_ARG, "the classifier has no attribute '%s'", tok);
+        int v = 0;
+        while (v < c->head_values[h] && strcmp(c->value_names[h][v], eq + 1)) v++;
+        if (v == c->head_values[h])
+            return gd_error_set(err, GD_ERR_ARG, "'%s' is not a value of the classifier's '%s'",
+                                eq + 1, tok);
+        values[h] = v;
+    }
+    for (int h = 0; h < c->n_heads; h++)
+        if (values[h] < 0)
+            return gd_error_set(err, GD_ERR_ARG, "guidance needs a value for every attribute of "
+                                "the classifier; '%s' has none", c->head_names[h]);
+    return GD_OK;
+}
+
+void gd_classifier_target_row(const gd_classifier_config *c, const int *values, float *row) {
+    int off = 0;
+    for (int h = 0; h < c->n_heads; h++) {
+        for (int k = 0; k < c->head_values[h]; k++) row[off + k] = k == values[h] ? 1.0f : 0.0f;
+        off += c->head_values[h];
+    }
+}
+
+gd_status gd_classifier_guide_grad(void *ctx, const float *x, int t, float *grad, gd_error *err) {
+    (void)err;
+    gd_classifier_guide *gc = ctx;
+    gd_classifier *m = gc->m;
+    const gd_classifier_config *c = &m->config;
+    const size_t n = (size_t)m->batch * c->in_channels * c->sample_size * c->sample_size;
+    const int n_out = gd_classifier_n_out(c);
+    memcpy(gd_data(m->g, m->io.x), x, sizeof(float) * n);
+    memcpy(gd_data(m->g, m->io.target), gc->target, sizeof(float) * (size_t)m->batch * n_out);
+    if (c->time_cond) {
+        float *tt = gd_data(m->g, m->io.t);
+        for (int b = 0; b < m->batch; b++) tt[b] = (float)t;
+    }
+    gd_graph_forward(m->g);
+    gd_graph_zero_grad(m->g);
+    gd_graph_backward(m->g, m->io.loss);
+    /* the loss is a mean over batch x slots; each item's log-likelihood is minus its sum */
+    const float k = -(float)m->batch * (float)n_out;
+    const float *gx = gd_grad(m->g, m->io.x);
+    for (size_t i = 0; i < n; i++) grad[i] = k * gx[i];
+    return GD_OK;
 }
 
 gd_status gd_classifier_save(const gd_classifier *m, const char *dir, gd_error *err) {
