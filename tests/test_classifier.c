@@ -102,7 +102,7 @@ static void guidecheck(int loss) {
     TEST_COND("guide: create, save, reopen with input gradients",
               gd_classifier_create(&m, &c, 3, 4, &err) == GD_OK &&
                   gd_classifier_save(&m, dir, &err) == GD_OK &&
-                  gd_classifier_open_guide(&mg, dir, 3, &err) == GD_OK);
+                  gd_classifier_open_guide(&mg, dir, 3, -1, &err) == GD_OK);
     const size_t n = 3 * 2 * 7 * 7;
     float x[3 * 2 * 7 * 7], target[3 * 5], grad[3 * 2 * 7 * 7];
     gd_rng r;
@@ -144,7 +144,74 @@ static void guidecheck(int loss) {
     gd_classifier_close(&mg);
 }
 
+/* the feature-consistency term: dout against central differences of weight * ac_i * L in
+ * each kept item's output; nothing for a dropped item */
+static void consistencycheck(int loss, int pred) {
+    gd_classifier_config c;
+    small_config(&c, 1);
+    c.loss = loss;
+    c.ngmg_min = 0.5f;
+    c.ngmg_max = 4.0f;
+    c.ngmg_widths = 3;
+    gd_classifier m, mg;
+    gd_error err = {0};
+    char dir[] = "/tmp/gd_test_consistency_XXXXXX";
+    GD_ASSERT(mkdtemp(dir));
+    TEST_COND("consistency: create, save, reopen",
+              gd_classifier_create(&m, &c, 3, 6, &err) == GD_OK &&
+                  gd_classifier_save(&m, dir, &err) == GD_OK &&
+                  gd_classifier_open_guide(&mg, dir, 3, -1, &err) == GD_OK);
+    enum { N = 3 * 2 * 7 * 7, ITEM = 2 * 7 * 7 };
+    float out[N], xt[N], dout[N], tg[3 * 5], ac[3] = {0.9f, 0.5f, 0.05f};
+    int keep[3] = {1, 0, 1};
+    const int vals[3][2] = {{1, 0}, {0, 1}, {2, 1}};
+    for (int b = 0; b < 3; b++) gd_classifier_target_row(&mg.config, vals[b], tg + b * 5);
+    gd_rng r;
+    gd_rng_seed(&r, 31);
+    gd_rng_fill_normal(&r, out, N, 0.0f, 1.0f);
+    gd_rng_fill_normal(&r, xt, N, 0.0f, 1.0f);
+    memset(dout, 0, sizeof dout);
+    const float weight = 2.0f;
+    gd_classifier_consistency(&mg, out, xt, ac, keep, tg, pred, weight, dout);
+    double md = 0, mx = 0, dropped = 0, floor_fd = 0;
+    float scratch[N];
+    for (int k = 0; k < 30; k++) {
+        size_t j = (size_t)gd_rng_below(&r, N);
+        int i = (int)(j / ITEM);
+        float o0 = out[j], h = 5e-2f; /* NGMG's gradients are small beside float noise */
+        out[j] = o0 + h;
+        double lp = gd_classifier_consistency(&mg, out, xt, ac, keep, tg, pred, 0.0f, scratch);
+        out[j] = o0 - h;
+        double lm = gd_classifier_consistency(&mg, out, xt, ac, keep, tg, pred, 0.0f, scratch);
+        out[j] = o0;
+        if (!keep[i]) {
+            dropped = fmax(dropped, fabs(dout[j]));
+            continue;
+        }
+        double fd = weight * ac[i] * (lp - lm) / (2.0 * h);
+        floor_fd = fmax(floor_fd, 4.0 * weight * fabs(lp) * 1.2e-7 / (2.0 * h));
+        md = fmax(md, fabs(fd - dout[j]));
+        mx = fmax(mx, fabs(fd));
+    }
+    printf("consistency term (%s, prediction %d) vs central differences: max error %.2e, max "
+           "%.2e, dropped items %.1e\n", gd_classifier_loss_name(loss), pred, md, mx, dropped);
+    TEST_COND("consistency gradient matches central differences",
+              md <= 5e-3 * mx + floor_fd && mx > 10 * floor_fd);
+    TEST_COND("a dropped item gets no consistency gradient", dropped == 0.0);
+    char path[200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    gd_classifier_close(&m);
+    gd_classifier_close(&mg);
+}
+
 int main(void) {
+    consistencycheck(GD_CLS_LOSS_BCE, 0);
+    consistencycheck(GD_CLS_LOSS_NGMG, 0);
+    consistencycheck(GD_CLS_LOSS_NGMG, 1);
     gradcheck(0);
     gradcheck(1);
     guidecheck(GD_CLS_LOSS_BCE);

@@ -151,6 +151,27 @@ expect 0 '"exact":' "classifier eval of a run's samples" -- "$G" classifier eval
 expect 0 "accuracy on 100 evaluation items" "classifier eval on data" -- "$G" classifier eval \
     --model "$T/clf" --data shapes --n-data 400 --n 100 --threads 1
 
+# the feature-consistency term: a negligible weight changes nothing (the same EMA model as the
+# plain feature run); a real one resumes bit-exactly and logs aux_loss; bad flags are refused
+expect 0 "trained" "consistency: weight 1e-30" -- "$G" train --out "$T/ax0" $F --cond feature --steps 60 \
+    --ckpt-every 30 --aux-weight 1e-30 --aux-classifier "$T/clf"
+same "$T/fa/model/diffusion_pytorch_model.safetensors" "$T/ax0/model/diffusion_pytorch_model.safetensors" \
+    "consistency: weight 1e-30 equals no term"
+expect 0 "trained" "consistency: NGMG, 40 steps" -- "$G" train --out "$T/ax1" $F --cond feature --steps 40 \
+    --ckpt-every 20 --aux-weight 5 --aux-classifier "$T/clf" --aux-loss ngmg
+expect 0 "at step 20" "consistency: to 20 of 40" -- "$G" train --out "$T/ax2" $F --cond feature --steps 40 \
+    --ckpt-every 20 --aux-weight 5 --aux-classifier "$T/clf" --aux-loss ngmg --stop-at 20
+expect 0 "trained" "consistency: resume to 40" -- "$G" train --resume "$T/ax2" --threads 1 --progress none \
+    --sample-every 0
+same "$T/ax1/state.safetensors" "$T/ax2/state.safetensors" "consistency: 40 vs 20 + resume 20 (state)"
+grep -q '"aux_loss"' "$T/ax1/metrics.jsonl" && ok || bad "consistency: metrics log aux_loss"
+expect 2 "needs --aux-classifier" "consistency without a classifier" -- "$G" train --out "$T/x5" $F \
+    --aux-weight 1
+expect 2 "'hinge' is not bce or ngmg" "consistency bad --aux-loss" -- "$G" train --out "$T/x5" $F \
+    --aux-weight 1 --aux-classifier "$T/clf" --aux-loss hinge
+expect 1 "nowhere/config.json" "consistency: missing classifier" -- "$G" train --out "$T/x6" $F \
+    --aux-weight 1 --aux-classifier "$T/nowhere" --steps 2
+
 # classifier guidance by a time-conditioned NGMG classifier, in eval and in sample
 expect 0 "accuracy on 400 evaluation items" "classifier train --noisy --loss ngmg" -- "$G" classifier \
     train --out "$T/nclf" --n-data 400 --steps 20 --batch 16 --threads 1 --noisy --loss ngmg \

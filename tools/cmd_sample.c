@@ -308,7 +308,7 @@ int gd_cmd_sample(int argc, char **argv) {
     gd_rng rng;
     gd_rng_seed(&rng, (uint64_t)seed);
     if (clf_dir) {
-        if (gd_classifier_open_guide(&clf, clf_dir, n, &err)) {
+        if (gd_classifier_open_guide(&clf, clf_dir, n, -1, &err)) {
             fprintf(stderr, "gmmdiff sample: %s\n", err.msg);
             goto done;
         }

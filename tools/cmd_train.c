@@ -1,6 +1,7 @@
 /* cmd_train.c - `gmmdiff train`: trains a UNet2DModel on a data set into a self-describing,
  * resumable run directory (run.json, model/, state.safetensors, metrics, sample grids). */
 #include "cli.h"
+#include "gmmdiff/classifier.h"
 #include "gmmdiff/cluster.h"
 #include "gmmdiff/image.h"
 #include "gmmdiff/metrics.h"
@@ -56,6 +57,12 @@ static void train_help(void) {
         "                     one component per class, the attribute \"class\")\n"
         "  --cond-components K  feature: 1-D GMM components per continuous attribute (3)\n"
         "  --clusters K       cluster: GMM components (default 10)\n"
+        "  --aux-weight L     the feature-consistency term's weight (default 0: off): each x0\n"
+        "                     prediction goes through --aux-classifier, whose loss flows back\n"
+        "                     into the denoiser, weighted L * alpha_bar_t (docs/NGMG.md)\n"
+        "  --aux-classifier D a classifier of the data's attributes (gmmdiff classifier\n"
+        "                     train), frozen\n"
+        "  --aux-loss L       bce | ngmg: the term's signal (default: the classifier's loss)\n"
         "  --cluster-dims N   cluster: principal directions the GMM is fitted in (default 16)\n"
         "  --seed S           seed of weights, data order, noise and dropout (default 0)\n"
         "run:\n"
@@ -149,6 +156,21 @@ int gd_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--cond-sigma")) tc.cond_sigma = (float)gd_cli_num(a, v, 0, 100);
         else if (!strcmp(a, "--cond-components")) tc.cond_components = gd_cli_int(a, v, 1, 16);
         else if (!strcmp(a, "--clusters")) tc.clusters = gd_cli_int(a, v, 2, GD_CLUSTER_MAX_K);
+        else if (!strcmp(a, "--aux-weight")) tc.aux_weight = (float)gd_cli_num(a, v, 0, 1e6);
+        else if (!strcmp(a, "--aux-classifier") && v) {
+            if (strlen(v) >= sizeof tc.aux_classifier) {
+                fprintf(stderr, "gmmdiff train: --aux-classifier: path too long\n");
+                return 2;
+            }
+            snprintf(tc.aux_classifier, sizeof tc.aux_classifier, "%s", v);
+        } else if (!strcmp(a, "--aux-loss") && v) {
+            gd_classifier_loss al;
+            if (gd_classifier_loss_parse(v, &al)) {
+                fprintf(stderr, "gmmdiff train: --aux-loss: '%s' is not bce or ngmg\n", v);
+                return 2;
+            }
+            tc.aux_loss = (int)al;
+        }
         else if (!strcmp(a, "--cluster-dims"))
             tc.cluster_dims = gd_cli_int(a, v, 1, GD_CLUSTER_MAX_DIMS);
         else if (!strcmp(a, "--seed")) tc.seed = (uint64_t)gd_cli_int(a, v, 0, 2147483647);
@@ -169,6 +191,10 @@ int gd_cmd_train(int argc, char **argv) {
         }
         if (takes) i++;
         other_given |= other;
+    }
+    if (tc.aux_weight > 0 && !tc.aux_classifier[0]) {
+        fprintf(stderr, "gmmdiff train: --aux-weight needs --aux-classifier DIR\n");
+        return 2;
     }
     if (!out == !resume) {
         fprintf(stderr, "gmmdiff train: give --out DIR for a new run or --resume DIR (see --help)\n");

@@ -101,7 +101,7 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
     gd_rng_seed(&r, o->seed);
     if (o->classifier && o->classifier_scale != 0.0f) {
         gd_classifier cm;
-        if ((s = gd_classifier_open_guide(&cm, o->classifier, n, err))) goto done;
+        if ((s = gd_classifier_open_guide(&cm, o->classifier, n, -1, err))) goto done;
         const gd_classifier_config *cc = &cm.config;
         int hmap[GD_SHAPES_N_ATTRS], nh = cc->n_heads;
         for (int a = 0; a < GD_SHAPES_N_ATTRS; a++) {

@@ -172,9 +172,10 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
         if (step % o->log_every == 0 || last || stop || halt) {
             double now = now_s();
             its = (step - s_log) / (now - t_log > 1e-9 ? now - t_log : 1e-9);
-            const char *names[5] = {"loss", "lr", "grad_norm", "it_per_s", "elapsed_s"};
-            double vals[5] = {loss_sum / n_log, lr, gnorm, its, now - t0};
-            if (gd_metrics_log(m, step, names, vals, 5, err)) {
+            const char *names[6] = {"loss", "lr", "grad_norm", "it_per_s", "elapsed_s",
+                                    "aux_loss"};
+            double vals[6] = {loss_sum / n_log, lr, gnorm, its, now - t0, gd_trainer_aux_loss(t)};
+            if (gd_metrics_log(m, step, names, vals, c->aux_weight > 0 ? 6 : 5, err)) {
                 rc = 1;
                 break;
             }

@@ -83,8 +83,10 @@ typedef struct gd_classifier {
     int batch;
 } gd_classifier;
 gd_status gd_classifier_open(gd_classifier *m, const char *dir, int batch, gd_error *err);
-/* the same, with gradients for the input images (classifier guidance) */
-gd_status gd_classifier_open_guide(gd_classifier *m, const char *dir, int batch, gd_error *err);
+/* the same, with gradients for the input images (classifier guidance, the consistency term);
+ * loss >= 0 replaces the loss it was trained with (gd_classifier_loss), -1 keeps it */
+gd_status gd_classifier_open_guide(gd_classifier *m, const char *dir, int batch, int loss,
+                                   gd_error *err);
 
 /* Classifier guidance (gd_denoiser.log_prob_grad, DESIGN.md section 4 (a)): grad [batch, C, S,
  * S] = d/dx of each item's log-likelihood of its target values under m at timestep t, where the
@@ -96,6 +98,19 @@ typedef struct gd_classifier_guide {
     const float *target;
 } gd_classifier_guide;
 gd_status gd_classifier_guide_grad(void *ctx, const float *x, int t, float *grad, gd_error *err);
+/* The feature-consistency term of diffusion training (DESIGN.md section 4 (b), docs/NGMG.md).
+ * For a batch of m->batch denoiser outputs out [B, C, S, S] at noisy inputs xt, with
+ * alpha_bar_t per item in ac and its prediction type pred (gd_prediction): each item's x0
+ * prediction goes through the classifier m (opened with gd_classifier_open_guide; targets
+ * [B, n_out] already in place, e.g. m's target input), and
+ *   dout += weight * ac_i * d/d(out) of the classifier's loss
+ * for the items with keep[i] != 0 (the gradient of weight * sum_i keep_i ac_i L(x0_i), L the
+ * classifier's mean loss). alpha_bar_t makes the noisiest steps, whose x0 predictions are
+ * blurs, count least and keeps the chain factor bounded. Returns the classifier's loss. */
+#define GD_CONSISTENCY_MAX_BATCH 65536
+float gd_classifier_consistency(gd_classifier *m, const float *out, const float *xt,
+                                const float *ac, const int *keep, const float *targets, int pred,
+                                float weight, float *dout);
 /* "shape=circle,size=large,..." -> values [n_heads]; every head must be named */
 gd_status gd_classifier_parse_values(const gd_classifier_config *c, const char *spec, int *values,
                                      gd_error *err);

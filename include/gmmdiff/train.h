@@ -54,6 +54,9 @@ typedef struct gd_train_config {
                              (gd_train_cond_sigma) */
     int cond_components;  /* feature mode: 1-D GMM components per continuous attribute */
     int clusters;         /* cluster mode: GMM components over the image embeddings */
+    float aux_weight;     /* the feature-consistency term's weight lambda (0: off) */
+    char aux_classifier[1024]; /* its frozen classifier's directory */
+    int aux_loss;         /* its signal: -1 the classifier's own loss, else gd_classifier_loss */
     int cluster_dims;     /* cluster mode: principal directions of the embedding */
     gd_scheduler_config sched;
 } gd_train_config;
@@ -96,6 +99,8 @@ void gd_trainer_free(gd_trainer *t); /* NULL-safe */
 gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error *err);
 int64_t gd_trainer_steps_done(const gd_trainer *t);
 float gd_trainer_lr(const gd_trainer *t); /* of the next step */
+/* the consistency term's classifier loss at the last step; NaN when it is off */
+float gd_trainer_aux_loss(const gd_trainer *t);
 
 /* The EMA weights (flat, parameter order) and the graph they fit, for sampling */
 const float *gd_trainer_ema(const gd_trainer *t, size_t *n);

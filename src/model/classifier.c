@@ -174,6 +174,9 @@ gd_status gd_classifier_config_load(gd_classifier_config *c, const char *path, g
     c->time_cond = json_is_true(tc);
     json_t *ls = json_object_get(o, "loss"); /* absent: bce (the first format had no choice) */
     c->loss = GD_CLS_LOSS_BCE;
+    c->ngmg_min = 0.5f; /* the default ladder, used when the loss is replaced by NGMG */
+    c->ngmg_max = 8.0f;
+    c->ngmg_widths = 5;
     if (ls && (!json_is_string(ls) || gd_classifier_loss_parse(json_string_value(ls),
                                                                (gd_classifier_loss *)&c->loss)))
         BAD("%s: loss must be \"bce\" or \"ngmg\"", path);
@@ -329,13 +332,14 @@ gd_status gd_classifier_create(gd_classifier *m, const gd_classifier_config *c, 
     return create(m, c, batch, seed, 0, err);
 }
 
-static gd_status open_dir(gd_classifier *m, const char *dir, int batch, int x_grad,
+static gd_status open_dir(gd_classifier *m, const char *dir, int batch, int x_grad, int loss,
                           gd_error *err) {
     char path[4200];
     gd_classifier_config c;
     snprintf(path, sizeof path, "%s/config.json", dir);
     gd_status s = gd_classifier_config_load(&c, path, err);
     if (s) return s;
+    if (loss >= 0) c.loss = loss; /* the loss op holds no weights */
     if ((s = create(m, &c, batch, 0, x_grad, err))) return s;
     snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
     if ((s = gd_graph_load_file(m->g, path, err))) gd_classifier_close(m);
@@ -343,11 +347,12 @@ static gd_status open_dir(gd_classifier *m, const char *dir, int batch, int x_gr
 }
 
 gd_status gd_classifier_open(gd_classifier *m, const char *dir, int batch, gd_error *err) {
-    return open_dir(m, dir, batch, 0, err);
+    return open_dir(m, dir, batch, 0, -1, err);
 }
 
-gd_status gd_classifier_open_guide(gd_classifier *m, const char *dir, int batch, gd_error *err) {
-    return open_dir(m, dir, batch, 1, err);
+gd_status gd_classifier_open_guide(gd_classifier *m, const char *dir, int batch, int loss,
+                                   gd_error *err) {
+    return open_dir(m, dir, batch, 1, loss, err);
 }
 
 gd_status gd_classifier_parse_values(const gd_classifier_config *c, const char *spec, int *values,

@@ -116,6 +116,38 @@ done:
     return s;
 }
 
+float gd_classifier_consistency(gd_classifier *m, const float *out, const float *xt,
+                                const float *ac, const int *keep, const float *targets, int pred,
+                                float weight, float *dout) {
+    const gd_classifier_config *cc = &m->config;
+    const int B = m->batch, n_out = gd_classifier_n_out(cc);
+    const size_t item = (size_t)cc->in_channels * cc->sample_size * cc->sample_size;
+    float *cx = gd_data(m->g, m->io.x), *ct = gd_data(m->g, m->io.target);
+    GD_ASSERT(B <= GD_CONSISTENCY_MAX_BATCH);
+    for (int i = 0; i < B; i++)
+        gd_prediction_to_x0_eps(cx + i * item, NULL, out + i * item, xt + i * item, item, ac[i],
+                                (gd_prediction)pred);
+    if (ct != targets) memcpy(ct, targets, sizeof(float) * (size_t)B * n_out);
+    if (cc->time_cond) memset(gd_data(m->g, m->io.t), 0, sizeof(float) * (size_t)B);
+    gd_graph_forward(m->g);
+    float value = gd_data(m->g, m->io.loss)[0];
+    gd_graph_zero_grad(m->g);
+    gd_graph_backward(m->g, m->io.loss);
+    const float *gx = gd_grad(m->g, m->io.x);
+    for (int i = 0; i < B; i++) {
+        if (!keep[i]) continue;
+        double a = ac[i], chain; /* alpha_bar_t * d x0 / d out */
+        switch ((gd_prediction)pred) {
+        case GD_PRED_EPSILON: chain = -sqrt(1.0 - a) * sqrt(a); break;
+        case GD_PRED_V: chain = -sqrt(1.0 - a) * a; break;
+        default: chain = a; break;
+        }
+        const float w = (float)(weight * chain);
+        for (size_t j = i * item; j < (i + 1) * item; j++) dout[j] += w * gx[j];
+    }
+    return value;
+}
+
 void gd_classifier_predict(gd_classifier *m, const float *images, const float *t, int n,
                            int *pred) {
     const gd_classifier_config *c = &m->config;

@@ -28,6 +28,9 @@ void gd_train_config_default(gd_train_config *c) {
     c->cond_sigma = -1.0f;
     c->cond_components = 3;
     c->clusters = 10;
+    c->aux_weight = 0.0f;
+    c->aux_classifier[0] = 0;
+    c->aux_loss = -1;
     c->cluster_dims = 16;
     gd_scheduler_config_default(&c->sched);
 }
@@ -139,6 +142,11 @@ char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u,
         json_object_set_new(o, "cond_sigma", jf(gd_train_cond_sigma(c)));
     if (c->cond == GD_COND_FEATURE || c->cond == GD_COND_CLUSTER)
         json_object_set_new(o, "cond_components", json_integer(c->cond_components));
+    if (c->aux_weight > 0) {
+        json_object_set_new(o, "aux_weight", jf(c->aux_weight));
+        json_object_set_new(o, "aux_classifier", json_string(c->aux_classifier));
+        json_object_set_new(o, "aux_loss", json_string(c->aux_loss == 1 ? "ngmg" : c->aux_loss == 0 ? "bce" : "classifier"));
+    }
     if (c->cond == GD_COND_CLUSTER) {
         json_object_set_new(o, "clusters", json_integer(c->clusters));
         json_object_set_new(o, "cluster_dims", json_integer(c->cluster_dims));
@@ -183,10 +191,10 @@ static gd_status read_key(gd_train_config *c, const char *key, json_t *v, const 
                           gd_error *err) {
     const char *f_keys[] = {"lr", "adam_beta1", "adam_beta2", "adam_eps", "weight_decay",
                             "clip", "ema_max_decay", "ema_power", "cond_drop", "beta_start",
-                            "beta_end", "cond_sigma"};
+                            "beta_end", "cond_sigma", "aux_weight"};
     float *f_dst[] = {&c->lr, &c->beta1, &c->beta2, &c->adam_eps, &c->weight_decay, &c->clip,
                       &c->ema_max_decay, &c->ema_power, &c->cond_drop, &c->sched.beta_start,
-                      &c->sched.beta_end, &c->cond_sigma};
+                      &c->sched.beta_end, &c->cond_sigma, &c->aux_weight};
     for (size_t i = 0; i < sizeof f_keys / sizeof *f_keys; i++)
         if (!strcmp(key, f_keys[i])) {
             if (!json_is_number(v) || !isfinite(json_number_value(v)))
@@ -206,6 +214,19 @@ static gd_status read_key(gd_train_config *c, const char *key, json_t *v, const 
             return GD_OK;
         }
     const char *s = json_string_value(v);
+    if (!strcmp(key, "aux_classifier")) {
+        if (!s || strlen(s) >= sizeof c->aux_classifier)
+            return gd_error_set(err, GD_ERR_FORMAT, "%s: 'aux_classifier' must be a path", what);
+        snprintf(c->aux_classifier, sizeof c->aux_classifier, "%s", s);
+        return GD_OK;
+    }
+    if (!strcmp(key, "aux_loss")) {
+        if (!s || (strcmp(s, "bce") && strcmp(s, "ngmg") && strcmp(s, "classifier")))
+            return gd_error_set(err, GD_ERR_FORMAT, "%s: 'aux_loss' must be bce, ngmg or "
+                                "classifier", what);
+        c->aux_loss = !strcmp(s, "bce") ? 0 : !strcmp(s, "ngmg") ? 1 : -1;
+        return GD_OK;
+    }
     if (!strcmp(key, "seed")) {
         char *end;
         unsigned long long x = s ? strtoull(s, &end, 10) : 0;

@@ -1,5 +1,6 @@
 /* trainer.c - one training step of a UNet2DModel denoiser (noise, forward, MSE, backward,
  * clipping, AdamW, EMA), counter-based randomness, and checkpoints that resume bit-exactly. */
+#include "gmmdiff/classifier.h"
 #include "gmmdiff/condition.h"
 #include "gmmdiff/safetensors.h"
 #include "gmmdiff/train.h"
@@ -37,6 +38,11 @@ struct gd_trainer {
     size_t CP;       /* rows * dim */
     float *cmu, *cgrad, *cm, *cv, *cema;
     int *rows;       /* [batch, n_attrs] of the current step */
+    /* the feature-consistency term: a frozen classifier of the x0 predictions */
+    gd_classifier *aux;
+    float *aux_dout;  /* [batch, C, H, W] the gradient of the UNet's output */
+    int *aux_keep;    /* [batch] 1 when the item had its condition (not dropped) */
+    float aux_value;  /* the classifier's loss at the last step */
 };
 
 static void stream_seed(gd_rng *r, uint64_t seed, int stream, int64_t counter) {
@@ -120,6 +126,28 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
         gd_condition_init_means(t->cnd, t->cmu, &cr);
         memcpy(t->cema, t->cmu, sizeof(float) * t->CP);
     }
+    if (c->aux_weight > 0) {
+        t->aux = calloc(1, sizeof *t->aux);
+        t->aux_dout = malloc(sizeof(float) * (size_t)c->batch * d->c * d->h * d->w);
+        t->aux_keep = malloc(sizeof(int) * (size_t)c->batch);
+        if (!t->aux || !t->aux_dout || !t->aux_keep) {
+            s = gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory");
+            goto fail;
+        }
+        if ((s = gd_classifier_open_guide(t->aux, c->aux_classifier, c->batch, c->aux_loss, err))) {
+            free(t->aux);
+            t->aux = NULL;
+            goto fail;
+        }
+        const gd_classifier_config *cc = &t->aux->config;
+        if (cc->in_channels != d->c || cc->sample_size != d->h || d->h != d->w) {
+            s = gd_error_set(err, GD_ERR_SHAPE, "--aux-classifier %s reads %dx%dx%d images, the "
+                             "data's are %dx%dx%d", c->aux_classifier, cc->in_channels,
+                             cc->sample_size, cc->sample_size, d->c, d->h, d->w);
+            goto fail;
+        }
+        if ((s = gd_classifier_bind(&t->aux->config, d, err))) goto fail;
+    }
     *out = t;
     return GD_OK;
 fail:
@@ -143,8 +171,14 @@ void gd_trainer_free(gd_trainer *t) {
     gd_free(t->cv);
     gd_free(t->cema);
     free(t->rows);
+    if (t->aux) gd_classifier_close(t->aux);
+    free(t->aux);
+    free(t->aux_dout);
+    free(t->aux_keep);
     free(t);
 }
+
+
 
 /* the data set index at global position pos of the data stream */
 static int data_item(gd_trainer *t, int64_t pos) {
@@ -158,6 +192,33 @@ static int data_item(gd_trainer *t, int64_t pos) {
     }
     return t->perm[pos % n];
 }
+
+/* The feature-consistency term (gd_classifier_consistency): t->aux_dout = the MSE's output
+ * gradient plus the term's, for the batch the graph holds. */
+static void aux_gradient(gd_trainer *t, const float *tt) {
+    gd_classifier *m = t->aux;
+    const gd_classifier_config *cc = &m->config;
+    const gd_dataset *d = t->d;
+    const int B = t->c.batch, n_out = gd_classifier_n_out(cc);
+    const size_t item = (size_t)d->c * d->h * d->w, n = (size_t)B * item;
+    const float *out = gd_data(t->g, t->io.out), *x = gd_data(t->g, t->io.x);
+    const float *tgt = gd_data(t->g, t->target);
+    float *targets = gd_data(m->g, m->io.target), ac[GD_CONSISTENCY_MAX_BATCH];
+    for (int i = 0; i < B; i++) {
+        ac[i] = t->sched.alphas_cumprod[(int)tt[i]];
+        int k = data_item(t, t->step * B + i), vals[GD_CLS_MAX_HEADS];
+        for (int h = 0; h < cc->n_heads; h++)
+            vals[h] = d->labels[(size_t)k * d->n_attrs + cc->head_attr[h]];
+        gd_classifier_target_row(cc, vals, targets + (size_t)i * n_out);
+    }
+    const float kmse = 2.0f / (float)n; /* the MSE op's own backward */
+    for (size_t j = 0; j < n; j++) t->aux_dout[j] = kmse * (out[j] - tgt[j]);
+    t->aux_value = gd_classifier_consistency(m, out, x, ac, t->aux_keep, targets,
+                                             (int)t->c.sched.prediction, t->c.aux_weight,
+                                             t->aux_dout);
+}
+
+float gd_trainer_aux_loss(const gd_trainer *t) { return t->aux ? t->aux_value : NAN; }
 
 gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error *err) {
     const gd_dataset *d = t->d;
@@ -178,6 +239,7 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
         gd_training_target(tgt + i * item, x0, t->eps, item, ac, t->c.sched.prediction);
         tt[i] = (float)ts;
         double u = gd_rng_uniform(&r);
+        if (t->aux_keep) t->aux_keep[i] = !(u < t->c.cond_drop);
         if (t->cnd) { /* then the components (posterior draws) and their noise */
             int A = t->cnd->n_attrs, *rows = t->rows + (size_t)i * (size_t)A;
             float *ci = cls + (size_t)i * (size_t)t->cnd->dim;
@@ -198,7 +260,16 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
         return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the loss is %f; stopped before "
                             "updating the weights", (long long)t->step + 1, (double)l);
     gd_graph_zero_grad(t->g);
-    gd_graph_backward(t->g, t->loss);
+    if (t->aux) {
+        aux_gradient(t, tt);
+        if (!isfinite(t->aux_value))
+            return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the consistency term is %f; "
+                                "stopped before updating the weights", (long long)t->step + 1,
+                                (double)t->aux_value);
+        gd_graph_backward_seed(t->g, t->io.out, t->aux_dout);
+    } else {
+        gd_graph_backward(t->g, t->loss);
+    }
     size_t P;
     float *p = gd_graph_params(t->g, &P), *gr = gd_graph_param_grads(t->g, NULL);
     float norm;
