@@ -175,8 +175,14 @@ expect 1 "nowhere/config.json" "consistency: missing classifier" -- "$G" train -
 # classifier guidance by a time-conditioned NGMG classifier, in eval and in sample
 expect 0 "accuracy on 400 evaluation items" "classifier train --noisy --loss ngmg" -- "$G" classifier \
     train --out "$T/nclf" --n-data 400 --steps 20 --batch 16 --threads 1 --noisy --loss ngmg \
-    --ngmg-widths 3
+    --ngmg-widths 3 --log "$T/nclf.json"
 grep -q '"loss": "ngmg"' "$T/nclf/config.json" && ok || bad "NGMG classifier config records its loss"
+# the record: 20 losses (potentials in [-1, 0]), 20 gradient norms, clean and noisy accuracy
+awk 'BEGIN { RS = "]" } /"loss":\[/ { sub(/.*"loss":\[/, ""); n = split($0, a, ","); ok = n == 20
+     for (i = 1; i <= n; i++) ok = ok && a[i] + 0 >= -1 && a[i] + 0 < 0 } END { exit !ok }' \
+    "$T/nclf.json" && ok || bad "classifier --log: 20 NGMG losses in [-1, 0): $(head -c 300 "$T/nclf.json")"
+grep -q '"grad_norm":\[' "$T/nclf.json" && grep -q '"accuracy_noisy_t300":{' "$T/nclf.json" && ok || \
+    bad "classifier --log has gradient norms and noisy accuracy"
 expect 0 '"classifier_scale":3' "eval with classifier guidance" -- "$G" eval --run "$T/fa" \
     --per-class 1 --steps 3 --threads 1 --classifier "$T/nclf" --classifier-scale 3
 expect 0 "wrote" "sample with classifier guidance" -- "$G" sample --model "$T/fa/model" --n 2 --steps 3 \

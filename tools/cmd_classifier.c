@@ -45,6 +45,9 @@ static void classifier_help(void) {
            "  --ngmg-max S       NGMG: largest width (default 8)\n"
            "  --ngmg-widths J    NGMG: widths, geometric from min to max (default 5; 1: the\n"
            "                     single width --ngmg-min)\n"
+           "  --log FILE         a JSON record of the run: every step's loss and gradient norm\n"
+           "                     (before clipping), the evaluation accuracy per attribute, and\n"
+           "                     (--noisy) the accuracy on x_t at t = 300\n"
            "eval --run:\n"
            "  --run RUN          a class-conditioned training run directory (gmmdiff train)\n"
            "  --per-class N      samples per class (default 50)\n"
@@ -63,6 +66,7 @@ static int cmd_train(int argc, char **argv) {
     gd_classifier_train_opts o = gd_classifier_train_defaults();
     const char *out = NULL;
     int noisy = 0, threads = 0, widths = 5;
+    const char *log_path = NULL;
     float s_min = 0.5f, s_max = 8.0f;
     gd_classifier_loss loss = GD_CLS_LOSS_BCE;
     for (int i = 2; i < argc; i++) {
@@ -86,6 +90,7 @@ static int cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--ngmg-min")) s_min = (float)gd_cli_num(a, v, 1e-6, 1e6);
         else if (!strcmp(a, "--ngmg-max")) s_max = (float)gd_cli_num(a, v, 1e-6, 1e6);
         else if (!strcmp(a, "--ngmg-widths")) widths = gd_cli_int(a, v, 1, GD_NGMG_MAX_WIDTHS);
+        else if (!strcmp(a, "--log") && v) log_path = v;
         else {
             fprintf(stderr, "gmmdiff classifier train: unknown or incomplete flag '%s' (see "
                             "--help)\n", a);
@@ -123,6 +128,15 @@ static int cmd_train(int argc, char **argv) {
     if (gd_classifier_create(&m, &c, o.batch, o.seed, &err)) goto fail;
     printf("classifier: %d heads, %d items of %s, %d steps, batch %d\n", c.n_heads, d.n, d.name,
            o.steps, o.batch);
+    if (log_path) {
+        o.loss_log = calloc((size_t)o.steps, sizeof(float));
+        o.gnorm_log = calloc((size_t)o.steps, sizeof(float));
+        if (!o.loss_log || !o.gnorm_log) {
+            err.msg[0] = 0;
+            gd_error_set(&err, GD_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
     float final_loss;
     if (gd_classifier_train(&m, &d, &o, &final_loss, &err) || gd_classifier_save(&m, out, &err))
         goto fail;
@@ -134,11 +148,42 @@ static int cmd_train(int argc, char **argv) {
     printf("final loss %.5f; accuracy on %d evaluation items:", final_loss, test.n);
     for (int h = 0; h < c.n_heads; h++) printf(" %s %.4f", c.head_names[h], acc[h]);
     printf("\n");
+    if (log_path) {
+        double nacc[GD_CLS_MAX_HEADS];
+        if (noisy && gd_classifier_accuracy_noisy(&m, &test, 0, 300, 17, nacc, &err)) goto fail;
+        json_t *o2 = json_object(), *ls = json_array(), *gs = json_array(), *a1 = json_object();
+        for (int i = 0; i < o.steps; i++) {
+            json_array_append_new(ls, json_real(o.loss_log[i]));
+            json_array_append_new(gs, json_real(o.gnorm_log[i]));
+        }
+        for (int h = 0; h < c.n_heads; h++) json_object_set_new(a1, c.head_names[h], json_real(acc[h]));
+        json_object_set_new(o2, "loss_type", json_string(gd_classifier_loss_name(c.loss)));
+        json_object_set_new(o2, "lr", json_real(o.lr));
+        json_object_set_new(o2, "seed", json_integer((json_int_t)o.seed));
+        json_object_set_new(o2, "steps", json_integer(o.steps));
+        json_object_set_new(o2, "loss", ls);
+        json_object_set_new(o2, "grad_norm", gs);
+        json_object_set_new(o2, "accuracy", a1);
+        if (noisy) {
+            json_t *a2 = json_object();
+            for (int h = 0; h < c.n_heads; h++)
+                json_object_set_new(a2, c.head_names[h], json_real(nacc[h]));
+            json_object_set_new(o2, "accuracy_noisy_t300", a2);
+        }
+        char *text = json_dumps(o2, JSON_COMPACT | JSON_REAL_PRECISION(7));
+        json_decref(o2);
+        gd_status ws = text ? gd_write_text_atomic(log_path, text, &err)
+                            : gd_error_set(&err, GD_ERR_NOMEM, "%s: out of memory", log_path);
+        free(text);
+        if (ws) goto fail;
+    }
     rc = 0;
     goto done;
 fail:
     fprintf(stderr, "gmmdiff classifier train: %s\n", err.msg);
 done:
+    free(o.loss_log);
+    free(o.gnorm_log);
     gd_classifier_close(&m);
     gd_dataset_free(&d);
     gd_dataset_free(&test);

@@ -130,6 +130,8 @@ typedef struct gd_classifier_train_opts {
     uint64_t seed;
     int noisy;          /* time_cond: train on x_t at t ~ U{0..T-1} of a linear schedule */
     int log_every;      /* 0: silent */
+    float *loss_log;    /* [steps] each step's loss, or NULL */
+    float *gnorm_log;   /* [steps] each step's gradient norm before clipping, or NULL */
 } gd_classifier_train_opts;
 gd_classifier_train_opts gd_classifier_train_defaults(void);
 
@@ -146,6 +148,10 @@ gd_status gd_classifier_create(gd_classifier *m, const gd_classifier_config *c, 
  * (0: all) */
 gd_status gd_classifier_accuracy(gd_classifier *m, const gd_dataset *d, int max_n, double *acc,
                                  gd_error *err);
+/* the same on noisy images: each item as x_t at timestep t of the linear schedule (1000 steps,
+ * betas 1e-4 .. 0.02) with noise seeded by seed, the classifier told t (time_cond) */
+gd_status gd_classifier_accuracy_noisy(gd_classifier *m, const gd_dataset *d, int max_n, int t,
+                                       uint64_t seed, double *acc, gd_error *err);
 
 #ifdef __cplusplus
 }

@@ -93,7 +93,9 @@ gd_status gd_classifier_train(gd_classifier *m, const gd_dataset *d,
         }
         gd_graph_zero_grad(m->g);
         gd_graph_backward(m->g, m->io.loss);
-        gd_clip_grad_norm(gr, np, 1.0f);
+        float gn = gd_clip_grad_norm(gr, np, 1.0f);
+        if (o->loss_log) o->loss_log[step - 1] = loss;
+        if (o->gnorm_log) o->gnorm_log[step - 1] = gn;
         float prog = step <= warmup ? (float)step / (float)(warmup > 0 ? warmup : 1)
                                     : 0.5f * (1.0f + cosf(3.14159265f * (float)(step - warmup) /
                                                           (float)(o->steps - warmup + 1)));
@@ -176,14 +178,46 @@ void gd_classifier_predict(gd_classifier *m, const float *images, const float *t
     }
 }
 
-gd_status gd_classifier_accuracy(gd_classifier *m, const gd_dataset *d, int max_n, double *acc,
-                                 gd_error *err) {
+static gd_status accuracy(gd_classifier *m, const gd_dataset *d, int max_n, int t, uint64_t seed,
+                          double *acc, gd_error *err) {
     gd_status s = gd_classifier_bind(&m->config, d, err);
     if (s) return s;
     int n = max_n > 0 && max_n < d->n ? max_n : d->n, H = m->config.n_heads;
+    const size_t img = (size_t)d->c * d->h * d->w;
     int *pred = malloc(sizeof(int) * (size_t)n * (size_t)H);
-    if (!pred) return gd_error_set(err, GD_ERR_NOMEM, "classifier: out of memory");
-    gd_classifier_predict(m, d->images, NULL, n, pred);
+    float *xt = t >= 0 ? malloc(sizeof(float) * img * (size_t)n) : NULL;
+    float *tv = t >= 0 ? malloc(sizeof(float) * (size_t)n) : NULL;
+    float *eps = t >= 0 ? malloc(sizeof(float) * img) : NULL;
+    gd_noise_schedule sched = {0};
+    if (!pred || (t >= 0 && (!xt || !tv || !eps))) {
+        free(pred);
+        free(xt);
+        free(tv);
+        free(eps);
+        return gd_error_set(err, GD_ERR_NOMEM, "classifier: out of memory");
+    }
+    if (t >= 0) {
+        if ((s = gd_schedule_init(&sched, GD_BETA_LINEAR, 1000, 1e-4f, 0.02f, err))) {
+            free(pred);
+            free(xt);
+            free(tv);
+            free(eps);
+            return s;
+        }
+        gd_rng r;
+        gd_rng_seed(&r, seed);
+        for (int i = 0; i < n; i++) {
+            gd_rng_fill_normal(&r, eps, img, 0.0f, 1.0f);
+            gd_add_noise(xt + (size_t)i * img, d->images + (size_t)i * img, eps, img,
+                         sched.alphas_cumprod[t]);
+            tv[i] = (float)t;
+        }
+        gd_schedule_free(&sched);
+    }
+    gd_classifier_predict(m, t >= 0 ? xt : d->images, tv, n, pred);
+    free(xt);
+    free(tv);
+    free(eps);
     for (int h = 0; h < H; h++) {
         int right = 0;
         for (int i = 0; i < n; i++)
@@ -193,4 +227,16 @@ gd_status gd_classifier_accuracy(gd_classifier *m, const gd_dataset *d, int max_
     }
     free(pred);
     return GD_OK;
+}
+
+gd_status gd_classifier_accuracy(gd_classifier *m, const gd_dataset *d, int max_n, double *acc,
+                                 gd_error *err) {
+    return accuracy(m, d, max_n, -1, 0, acc, err);
+}
+
+gd_status gd_classifier_accuracy_noisy(gd_classifier *m, const gd_dataset *d, int max_n, int t,
+                                       uint64_t seed, double *acc, gd_error *err) {
+    if (t < 0 || t >= 1000)
+        return gd_error_set(err, GD_ERR_ARG, "noisy accuracy: timestep %d is not in [0, 1000)", t);
+    return accuracy(m, d, max_n, t, seed, acc, err);
 }
