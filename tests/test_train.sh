@@ -120,7 +120,8 @@ same "$T/ca/cluster.safetensors" "$T/cb/cluster.safetensors" "cluster: same seed
 expect 0 "wrote" "cluster: sample a named cluster" -- "$G" sample --model "$T/ca/model" --n 2 --steps 3 \
     --features "cluster=c2" --out "$T/cs.png" --threads 1
 expect 0 '"clusters":4,"samples":8,"cluster_accuracy":' "cluster: eval" -- "$G" eval --run "$T/ca" \
-    --per-class 2 --steps 3 --threads 1
+    --per-class 2 --steps 3 --threads 1 --out "$T/ce.json"
+grep -q '"real_purity":{"shape":{"purity":' "$T/ce.json" && ok || bad "cluster eval: purity of the real data's clusters"
 rm "$T/cb/cluster_gmm.json"
 expect 1 "cb/cluster_gmm.json" "cluster: resume without its GMM" -- "$G" train --resume "$T/cb" --steps 60
 expect 2 "--clusters" "cluster: one cluster" -- "$G" train --out "$T/x3" $F --cond cluster --clusters 1

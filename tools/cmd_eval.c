@@ -73,7 +73,12 @@ static int eval_features(const char *run, const gd_train_config *tc, const gd_cl
     json_object_set_new(o, "seed", json_integer((json_int_t)eo->seed));
     gd_status s;
     if (tc->cond == GD_COND_CLUSTER) {
-        s = gd_eval_clusters(run, &fo, o, &err);
+        gd_cli_data test = *ds; /* the held-out split, labels intact */
+        test.test = 1;
+        gd_dataset real = {0};
+        s = gd_cli_data_open(&real, &test, &err);
+        if (!s) s = gd_eval_clusters(run, &real, &fo, o, &err);
+        gd_dataset_free(&real);
     } else {
         gd_cli_data test = *ds; /* the held-out split where the data has one */
         test.test = 1;

@@ -242,8 +242,45 @@ done:
     return s;
 }
 
-gd_status gd_eval_clusters(const char *run_dir, const gd_eval_features_opts *o, json_t *out,
-                           gd_error *err) {
+/* for each categorical attribute of real: purity of the clusters lab [real->n] */
+static json_t *purity(const gd_dataset *real, const int *lab, int K) {
+    json_t *p = json_object();
+    for (int a = 0; a < real->n_attrs; a++) {
+        const gd_attr *at = &real->attrs[a];
+        if (at->kind != GD_ATTR_CATEGORICAL || at->n_values < 2) continue;
+        int *cnt = calloc((size_t)K * at->n_values, sizeof(int)), *tot = calloc((size_t)at->n_values, sizeof(int));
+        if (!cnt || !tot) {
+            free(cnt);
+            free(tot);
+            continue;
+        }
+        int n = 0;
+        for (int i = 0; i < real->n; i++) {
+            int v = real->labels[(size_t)i * real->n_attrs + a];
+            if (v < 0) continue;
+            cnt[(size_t)lab[i] * at->n_values + v]++;
+            tot[v]++;
+            n++;
+        }
+        int hit = 0, big = 0;
+        for (int k = 0; k < K; k++) {
+            int m = 0;
+            for (int v = 0; v < at->n_values; v++) m = cnt[(size_t)k * at->n_values + v] > m ? cnt[(size_t)k * at->n_values + v] : m;
+            hit += m;
+        }
+        for (int v = 0; v < at->n_values; v++) big = tot[v] > big ? tot[v] : big;
+        json_t *o = json_object();
+        json_object_set_new(o, "purity", json_real(n ? (double)hit / n : NAN));
+        json_object_set_new(o, "largest_value_share", json_real(n ? (double)big / n : NAN));
+        json_object_set_new(p, at->name, o);
+        free(cnt);
+        free(tot);
+    }
+    return p;
+}
+
+gd_status gd_eval_clusters(const char *run_dir, const gd_dataset *real,
+                           const gd_eval_features_opts *o, json_t *out, gd_error *err) {
     fmodel m;
     gd_status s = fmodel_open(&m, run_dir, err);
     if (s) return s;
@@ -290,6 +327,27 @@ gd_status gd_eval_clusters(const char *run_dir, const gd_eval_features_opts *o, 
     json_object_set_new(out, "cluster_accuracy", json_real((double)hit / n));
     json_object_set_new(out, "chance", json_real(1.0 / K));
     json_object_set_new(out, "per_cluster", per);
+    if (real && real->n > 0 && real->c * real->h * real->w == cl.in_dim) {
+        int *rl = malloc(sizeof(int) * (size_t)real->n);
+        if (!rl) {
+            s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
+            goto done;
+        }
+        if ((s = gd_cluster_assign(&cl, real->images, real->n, rl, err))) {
+            free(rl);
+            goto done;
+        }
+        json_t *share = json_array();
+        for (int k = 0; k < K; k++) {
+            int c = 0;
+            for (int i = 0; i < real->n; i++) c += rl[i] == k;
+            json_array_append_new(share, json_real((double)c / real->n));
+        }
+        json_object_set_new(out, "real_items", json_integer(real->n));
+        json_object_set_new(out, "real_cluster_share", share);
+        json_object_set_new(out, "real_purity", purity(real, rl, K));
+        free(rl);
+    }
 done:
     free(rows);
     free(lab);

@@ -30,8 +30,11 @@ gd_status gd_eval_controllability(const char *run_dir, const gd_dataset *real,
 
 /* A cluster model (trained with --cond cluster): `per` samples per cluster, each assigned to a
  * cluster by the run's embedding and GMM (run_dir/cluster.safetensors, cluster_gmm.json); the
- * fraction that land in their intended cluster, overall and per cluster. Adds to out. */
-gd_status gd_eval_clusters(const char *run_dir, const gd_eval_features_opts *o, json_t *out,
-                           gd_error *err);
+ * fraction that land in their intended cluster, overall and per cluster. With real data that
+ * has labels (real may be NULL), also what the clusters mean: the real items assigned by the
+ * same rule, and for each categorical attribute the purity sum_k max_v n(k, v) / n (1: every
+ * cluster holds one value; the largest value's share: no relation). Adds to out. */
+gd_status gd_eval_clusters(const char *run_dir, const gd_dataset *real,
+                           const gd_eval_features_opts *o, json_t *out, gd_error *err);
 
 #endif
