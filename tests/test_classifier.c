@@ -86,23 +86,42 @@ static void gradcheck(int time_cond) {
     gd_graph_free(g);
 }
 
-/* classifier guidance: gd_classifier_guide_grad of a saved and reopened classifier against
- * central differences of the items' summed log-likelihood, -(batch x slots) x the mean loss */
-static void guidecheck(int loss) {
+/* a small time-conditioned classifier (loss given; NGMG ladder 0.5..4 x 3), saved into a fresh
+ * folder dir and reopened with input gradients as *mg; gone_small removes it all */
+static int open_small(int loss, uint64_t seed, char *dir, gd_classifier *mg) {
     gd_classifier_config c;
     small_config(&c, 1);
     c.loss = loss;
     c.ngmg_min = 0.5f;
     c.ngmg_max = 4.0f;
     c.ngmg_widths = 3;
-    gd_classifier m, mg;
+    gd_classifier m;
+    gd_error err = {0};
+    GD_ASSERT(mkdtemp(dir));
+    int ok = gd_classifier_create(&m, &c, 3, seed, &err) == GD_OK &&
+             gd_classifier_save(&m, dir, &err) == GD_OK &&
+             gd_classifier_open_guide(mg, dir, 3, -1, &err) == GD_OK;
+    gd_classifier_close(&m);
+    return ok;
+}
+
+static void gone_small(const char *dir, gd_classifier *mg) {
+    char path[200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    gd_classifier_close(mg);
+}
+
+/* classifier guidance: gd_classifier_guide_grad of a saved and reopened classifier against
+ * central differences of the items' summed log-likelihood, -(batch x slots) x the mean loss */
+static void guidecheck(int loss) {
+    gd_classifier mg;
     gd_error err = {0};
     char dir[] = "/tmp/gd_test_guide_XXXXXX";
-    GD_ASSERT(mkdtemp(dir));
-    TEST_COND("guide: create, save, reopen with input gradients",
-              gd_classifier_create(&m, &c, 3, 4, &err) == GD_OK &&
-                  gd_classifier_save(&m, dir, &err) == GD_OK &&
-                  gd_classifier_open_guide(&mg, dir, 3, -1, &err) == GD_OK);
+    TEST_COND("guide: create, save, reopen with input gradients", open_small(loss, 4, dir, &mg));
     const size_t n = 3 * 2 * 7 * 7;
     float x[3 * 2 * 7 * 7], target[3 * 5], grad[3 * 2 * 7 * 7];
     gd_rng r;
@@ -134,33 +153,15 @@ static void guidecheck(int loss) {
     double floor_fd = 4.0 * 15.0 * fabs(gd_data(mg.g, mg.io.loss)[0]) * 1.2e-7 / 2e-2;
     TEST_COND("guidance gradient is d/dx of the log-likelihood",
               md <= 5e-3 * mx + floor_fd && mx > 10 * floor_fd);
-    char path[200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
-    unlink(path);
-    rmdir(dir);
-    gd_classifier_close(&m);
-    gd_classifier_close(&mg);
+    gone_small(dir, &mg);
 }
 
 /* the feature-consistency term: dout against central differences of weight * ac_i * L in
  * each kept item's output; nothing for a dropped item */
 static void consistencycheck(int loss, int pred) {
-    gd_classifier_config c;
-    small_config(&c, 1);
-    c.loss = loss;
-    c.ngmg_min = 0.5f;
-    c.ngmg_max = 4.0f;
-    c.ngmg_widths = 3;
-    gd_classifier m, mg;
-    gd_error err = {0};
+    gd_classifier mg;
     char dir[] = "/tmp/gd_test_consistency_XXXXXX";
-    GD_ASSERT(mkdtemp(dir));
-    TEST_COND("consistency: create, save, reopen",
-              gd_classifier_create(&m, &c, 3, 6, &err) == GD_OK &&
-                  gd_classifier_save(&m, dir, &err) == GD_OK &&
-                  gd_classifier_open_guide(&mg, dir, 3, -1, &err) == GD_OK);
+    TEST_COND("consistency: create, save, reopen", open_small(loss, 6, dir, &mg));
     enum { N = 3 * 2 * 7 * 7, ITEM = 2 * 7 * 7 };
     float out[N], xt[N], dout[N], tg[3 * 5], ac[3] = {0.9f, 0.5f, 0.05f};
     int keep[3] = {1, 0, 1};
@@ -198,14 +199,7 @@ static void consistencycheck(int loss, int pred) {
     TEST_COND("consistency gradient matches central differences",
               md <= 5e-3 * mx + floor_fd && mx > 10 * floor_fd);
     TEST_COND("a dropped item gets no consistency gradient", dropped == 0.0);
-    char path[200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
-    unlink(path);
-    rmdir(dir);
-    gd_classifier_close(&m);
-    gd_classifier_close(&mg);
+    gone_small(dir, &mg);
 }
 
 int main(void) {
