@@ -7,12 +7,15 @@
 #   experiments/guidance_scale.sh RUN [OUT]       (default OUT: runs/guidance_scale)
 #
 # RUN is a class- or feature-conditioned shapes run (e.g. one of class_vs_feature.sh's).
-# env SCALES (default "0 1 3 10"), PER (samples per combination, default 4), CLF_STEPS (1500),
-# THREADS (threads per process). Classifiers and evaluations that exist are kept.
+# env SCALES (default "0 1 3 10"; SCALES_BCE and SCALES_NGMG set one loss's own), PER
+# (samples per combination, default 4), CLF_STEPS (1500), THREADS (threads per process).
+# Classifiers and evaluations that exist are kept.
 set -eu
 RUN=${1:?usage: $0 RUN [OUT]}
 OUT=${2:-runs/guidance_scale}
 SCALES=${SCALES:-"0 1 3 10"}
+SCALES_BCE=${SCALES_BCE:-$SCALES}
+SCALES_NGMG=${SCALES_NGMG:-$SCALES}
 PER=${PER:-4}
 CLF_STEPS=${CLF_STEPS:-1500}
 TH=${THREADS:+--threads $THREADS}
@@ -26,23 +29,25 @@ for loss in bce ngmg; do
         $G classifier train --data shapes --noisy --loss "$loss" --steps "$CLF_STEPS" --batch 64 \
             --seed 1 --out "$C" $TH | tail -1
     fi
-    for s in $SCALES; do
+    if [ "$loss" = bce ]; then SC=$SCALES_BCE; else SC=$SCALES_NGMG; fi
+    for s in $SC; do
         E="$OUT/eval-$loss-$s.json"
         [ -s "$E" ] || $G eval --run "$RUN" --per-class "$PER" --seed 0 --classifier "$C" \
             --classifier-scale "$s" --out "$E" $TH >/dev/null
         echo "done $E"
     done
 done
-python3 - "$OUT" "$RUN" "$SCALES" <<'PY'
+python3 - "$OUT" "$RUN" "$SCALES_BCE" "$SCALES_NGMG" <<'PY'
 import json, os, sys
-out, run, scales = sys.argv[1], sys.argv[2], sys.argv[3].split()
+out, run = sys.argv[1], sys.argv[2]
+scales = {"bce": sys.argv[3].split(), "ngmg": sys.argv[4].split()}
 lines = [f"Run `{run}`; the judge on {{n}} samples (every trained combination), DDIM 50 (clipped eps), "
          "cfg 2, seed 0; classifiers trained on noisy x_t (`--noisy`), one seed each.\n",
          "| classifier | scale | defect rate | exact accuracy | shape | size | position | intensity |",
          "|---|---|---|---|---|---|---|---|"]
 n = None
 for loss in ("bce", "ngmg"):
-    for s in scales:
+    for s in scales[loss]:
         e = json.load(open(os.path.join(out, f"eval-{loss}-{s}.json")))
         n = e["samples"]
         a = e["attribute_accuracy"]
