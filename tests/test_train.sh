@@ -146,7 +146,7 @@ fi
 # a classifier trained on the same data scores the run's class-conditional samples
 expect 0 "accuracy on 400 evaluation items" "classifier train" -- "$G" classifier train --out "$T/clf" \
     --n-data 400 --steps 30 --batch 16 --threads 1
-expect 0 '"exact":' "classifier eval of a run's samples" -- "$G" classifier eval --model "$T/clf" \
+expect 0 '"exact":.*"fd":.*"real_items":42' "classifier eval of a run's samples" -- "$G" classifier eval --model "$T/clf" \
     --run "$T/a" --per-class 1 --steps 3 --threads 1 --grid "$T/cg.png"
 [ -s "$T/cg.png" ] && ok || bad "classifier eval grid written"
 expect 0 "accuracy on 100 evaluation items" "classifier eval on data" -- "$G" classifier eval \

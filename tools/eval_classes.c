@@ -2,8 +2,10 @@
 #include "eval_classes.h"
 #include "gmmdiff/diffusion.h"
 #include "gmmdiff/image.h"
+#include "gmmdiff/quality.h"
 #include "train_run.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,30 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
         snprintf(res->head_names[h], GD_DATA_NAME_MAX, "%s", clf->config.head_names[h]);
     }
     res->exact = (double)exact / n;
+    { /* FD and precision/recall against the evaluation split's first n items */
+        gd_cli_data ts = ds;
+        ts.test = 1;
+        gd_dataset real = {0};
+        if ((s = gd_cli_data_open(&real, &ts, err))) goto done;
+        int nr = real.n < n ? real.n : n, F = clf->config.hidden;
+        float *fs = malloc(sizeof(float) * (size_t)n * F), *fr = malloc(sizeof(float) * (size_t)nr * F);
+        if (!fs || !fr) s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
+        if (!s && (real.c != u.in_channels || real.h != S || real.w != S))
+            s = gd_error_set(err, GD_ERR_SHAPE, "the evaluation split's images are not the model's");
+        if (!s) {
+            gd_classifier_features(clf, all, n, fs);
+            gd_classifier_features(clf, real.images, nr, fr);
+            res->n_real = nr;
+            s = gd_frechet_distance(fr, nr, fs, n, F, &res->fd, err);
+            if (!s && (nr <= 5 || n <= 5)) res->precision = res->recall = NAN;
+            else if (!s)
+                s = gd_knn_precision_recall(fr, nr, fs, n, F, 5, &res->precision, &res->recall, err);
+        }
+        free(fs);
+        free(fr);
+        gd_dataset_free(&real);
+        if (s) goto done;
+    }
     if (o->grid) {
         int cols = per < 10 ? per : 10;
         float *grid = all; /* rows: the first `cols` samples of each class, compacted */

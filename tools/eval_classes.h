@@ -1,6 +1,8 @@
 /* eval_classes.h - class-conditional samples of a trained run, scored by an attribute
  * classifier trained on real data: for every class of the run's data set, samples drawn with
- * that class and the classifier's per-attribute accuracy against the class's attributes. */
+ * that class and the classifier's per-attribute accuracy against the class's attributes; the
+ * Frechet distance (FD) and k-NN precision/recall of all samples against as many real images of
+ * the evaluation split, in the classifier's feature space (docs/EVALUATION.md). */
 #ifndef GMMDIFF_EVAL_CLASSES_H
 #define GMMDIFF_EVAL_CLASSES_H
 
@@ -20,6 +22,9 @@ typedef struct gd_eval_classes_result {
     double acc[GD_CLS_MAX_HEADS]; /* per head */
     double exact;                 /* every head right */
     char head_names[GD_CLS_MAX_HEADS][GD_DATA_NAME_MAX];
+    /* in the classifier's feature space, against as many real items of the evaluation split */
+    int n_real;
+    double fd, precision, recall; /* quality.h; k-NN with k = 5 */
 } gd_eval_classes_result;
 
 gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,

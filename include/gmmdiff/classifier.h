@@ -67,6 +67,7 @@ gd_status gd_classifier_config_load(gd_classifier_config *c, const char *path, g
 typedef struct gd_classifier_io {
     gd_t x, t, target; /* inputs [N,C,S,S], [N] (time_cond; else -1), [N, n_out] */
     gd_t logits, loss; /* [N, n_out]; BCE with logits or the NGMG potential against target */
+    gd_t features;     /* [N, hidden]: silu(head_1(...)), the space FD is measured in */
 } gd_classifier_io;
 
 /* declares the classifier for batch N into g (not planned) */
@@ -143,6 +144,9 @@ gd_status gd_classifier_train(gd_classifier *m, const gd_dataset *d,
 /* a fresh classifier for d, planned with the given batch */
 gd_status gd_classifier_create(gd_classifier *m, const gd_classifier_config *c, int batch,
                                uint64_t seed, gd_error *err);
+
+/* the classifier's features (io.features) of n images [n, C, S, S] at t = 0: out [n, hidden] */
+void gd_classifier_features(gd_classifier *m, const float *images, int n, float *out);
 
 /* per-head accuracy of m on d (clean images, t = 0): acc [n_heads]; items limited to max_n
  * (0: all) */

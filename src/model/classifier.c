@@ -297,6 +297,7 @@ gd_classifier_io gd_classifier_declare(gd_graph *g, const gd_classifier_config *
     int flat = c->channels[c->n_levels] * side * side;
     h = gd_op_reshape(g, h, 2, (int[]){N, flat});
     h = gd_op_silu(g, linear(g, h, "head.linear_1", 0, flat, c->hidden));
+    io.features = h;
     io.logits = linear(g, h, "head.linear_2", 0, c->hidden, n_out);
     io.loss = c->loss == GD_CLS_LOSS_NGMG
                   ? gd_op_ngmg(g, io.logits, io.target, c->ngmg_min, c->ngmg_max, c->ngmg_widths)

@@ -150,6 +150,21 @@ float gd_classifier_consistency(gd_classifier *m, const float *out, const float 
     return value;
 }
 
+void gd_classifier_features(gd_classifier *m, const float *images, int n, float *out) {
+    const gd_classifier_config *c = &m->config;
+    size_t img = (size_t)c->in_channels * (size_t)c->sample_size * (size_t)c->sample_size;
+    float *x = gd_data(m->g, m->io.x), *f = gd_data(m->g, m->io.features);
+    float *tt = c->time_cond ? gd_data(m->g, m->io.t) : NULL;
+    for (int start = 0; start < n; start += m->batch) {
+        int nb = n - start < m->batch ? n - start : m->batch;
+        memcpy(x, images + (size_t)start * img, sizeof(float) * img * (size_t)nb);
+        if (nb < m->batch) memset(x + img * (size_t)nb, 0, sizeof(float) * img * (size_t)(m->batch - nb));
+        if (tt) memset(tt, 0, sizeof(float) * (size_t)m->batch);
+        gd_graph_forward(m->g);
+        memcpy(out + (size_t)start * c->hidden, f, sizeof(float) * (size_t)nb * c->hidden);
+    }
+}
+
 void gd_classifier_predict(gd_classifier *m, const float *images, const float *t, int n,
                            int *pred) {
     const gd_classifier_config *c = &m->config;
