@@ -105,13 +105,18 @@ static int open_small(int loss, uint64_t seed, char *dir, gd_classifier *mg) {
     return ok;
 }
 
-static void gone_small(const char *dir, gd_classifier *mg) {
-    char path[200];
+/* removes a classifier directory written by gd_classifier_save */
+static void remove_saved(const char *dir) {
+    char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
     unlink(path);
     rmdir(dir);
+}
+
+static void gone_small(const char *dir, gd_classifier *mg) {
+    remove_saved(dir);
     gd_classifier_close(mg);
 }
 
@@ -342,12 +347,7 @@ int main(void) {
     TEST_COND("binding to a data set without its attributes is refused",
               gd_classifier_bind(&m3.config, &other, &err) == GD_ERR_ARG &&
                   strstr(err.msg, "shape"));
-    char f[4200];
-    snprintf(f, sizeof f, "%s/classifier.safetensors", dir);
-    unlink(f);
-    snprintf(f, sizeof f, "%s/config.json", dir);
-    unlink(f);
-    rmdir(dir);
+    remove_saved(dir);
 
     free(p1);
     free(p2);

@@ -71,25 +71,17 @@ static int eval_features(const char *run, const gd_train_config *tc, const gd_cl
     json_object_set_new(o, "steps", json_integer(eo->steps));
     json_object_set_new(o, "cfg", json_real(eo->cfg));
     json_object_set_new(o, "seed", json_integer((json_int_t)eo->seed));
-    gd_status s;
-    if (tc->cond == GD_COND_CLUSTER) {
-        gd_cli_data test = *ds; /* the held-out split, labels intact */
-        test.test = 1;
-        gd_dataset real = {0};
-        s = gd_cli_data_open(&real, &test, &err);
-        if (!s) s = gd_eval_clusters(run, &real, &fo, o, &err);
-        gd_dataset_free(&real);
-    } else {
-        gd_cli_data test = *ds; /* the held-out split where the data has one */
-        test.test = 1;
-        gd_dataset real = {0};
-        s = gd_cli_data_open(&real, &test, &err);
-        if (!s) {
-            json_object_set_new(o, "pool", json_integer(pool));
-            s = gd_eval_controllability(run, &real, &fo, o, &err);
-        }
-        gd_dataset_free(&real);
+    gd_cli_data test = *ds; /* the real images: the held-out split where the data has one */
+    test.test = 1;
+    gd_dataset real = {0};
+    gd_status s = gd_cli_data_open(&real, &test, &err);
+    if (!s && tc->cond == GD_COND_CLUSTER) {
+        s = gd_eval_clusters(run, &real, &fo, o, &err);
+    } else if (!s) {
+        json_object_set_new(o, "pool", json_integer(pool));
+        s = gd_eval_controllability(run, &real, &fo, o, &err);
     }
+    gd_dataset_free(&real);
     if (s) {
         json_decref(o);
         fprintf(stderr, "gmmdiff eval: %s\n", err.msg);

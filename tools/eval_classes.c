@@ -1,5 +1,6 @@
 /* eval_classes.c - class-conditional samples scored by a classifier trained on real data. */
 #include "eval_classes.h"
+#include "eval_model.h"
 #include "gmmdiff/diffusion.h"
 #include "gmmdiff/image.h"
 #include "gmmdiff/quality.h"
@@ -15,20 +16,23 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
                           gd_error *err) {
     gd_train_config tc;
     gd_cli_data ds;
-    gd_unet_config u;
-    gd_scheduler_config schc;
+    gd_unet_config ru;
     gd_dataset d = {0};
-    char mdir[4200], path[4300];
-    gd_status s = gd_train_run_read(run_dir, &tc, &ds, &u, err);
+    gd_eval_model em;
+    gd_status s = gd_train_run_read(run_dir, &tc, &ds, &ru, err);
     if (s) return s;
-    snprintf(mdir, sizeof mdir, "%s/model", run_dir);
-    snprintf(path, sizeof path, "%s/scheduler_config.json", mdir);
-    if ((s = gd_scheduler_config_load(&schc, path, err))) return s;
-    if (u.class_embed != GD_CLASS_EMBED_TABLE)
-        return gd_error_set(err, GD_ERR_ARG, "%s: not a class-conditioned model", mdir);
-    if ((s = gd_cli_data_open(&d, &ds, err))) return s;
-    gd_graph *g = NULL;
-    gd_noise_schedule sched = {0};
+    if ((s = gd_eval_model_load(&em, run_dir, err))) return s;
+    const gd_unet_config u = em.u;
+    const char *mdir = em.dir;
+    if (u.class_embed != GD_CLASS_EMBED_TABLE) {
+        s = gd_error_set(err, GD_ERR_ARG, "%s: not a class-conditioned model", mdir);
+        gd_eval_model_close(&em);
+        return s;
+    }
+    if ((s = gd_cli_data_open(&d, &ds, err))) {
+        gd_eval_model_close(&em);
+        return s;
+    }
     int H = clf->config.n_heads, K = d.n_classes;
     int *rep = malloc(sizeof(int) * (size_t)K), *classes = malloc(sizeof(int) * (size_t)K);
     float *x = NULL, *cond = NULL, *null = NULL, *all = NULL;
@@ -63,12 +67,8 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
         s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory for %d samples", n);
         goto done;
     }
-    g = gd_graph_new();
-    gd_unet_io io = gd_unet_declare(g, &u, chunk, S, S);
-    if ((s = gd_graph_plan(g, err)) || (s = gd_unet_load_weights(g, mdir, err)) ||
-        (s = gd_schedule_from_config(&sched, &schc, err)))
-        goto done;
-    gd_sampler_config sc = gd_sampler_for_model(GD_SAMPLER_DDIM, &schc, o->steps);
+    if ((s = gd_eval_model_plan(&em, chunk, err))) goto done;
+    gd_sampler_config sc = gd_sampler_for_model(GD_SAMPLER_DDIM, &em.schc, o->steps);
     gd_guidance guide = {o->cfg, 0.0f};
     for (int start = 0; start < n; start += chunk) {
         int nb = n - start < chunk ? n - start : chunk;
@@ -79,7 +79,8 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
         }
         gd_rng r; /* each chunk its own stream: the result does not depend on the chunk size */
         gd_rng_seed(&r, o->seed * 1000003u + (uint64_t)start);
-        if ((s = gd_unet_sample(g, &io, &sc, &sched, cond, null, &guide, x, &r, err))) goto done;
+        if ((s = gd_unet_sample(em.g, &em.io, &sc, &em.sched, cond, null, &guide, x, &r, err)))
+            goto done;
         memcpy(all + img * (size_t)start, x, sizeof(float) * img * (size_t)nb);
     }
     gd_classifier_predict(clf, all, NULL, n, pred);
@@ -144,8 +145,7 @@ done:
     free(cond);
     free(null);
     free(pred);
-    gd_schedule_free(&sched);
-    gd_graph_free(g);
+    gd_eval_model_close(&em);
     gd_dataset_free(&d);
     return s;
 }

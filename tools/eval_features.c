@@ -2,6 +2,7 @@
  * eval_features.h). Sampling runs in chunks of CHUNK images, each chunk seeded from the
  * evaluation seed and its index, so the results do not depend on memory. */
 #include "eval_features.h"
+#include "eval_model.h"
 #include "gmmdiff/cluster.h"
 #include "gmmdiff/condition.h"
 #include "gmmdiff/diffusion.h"
@@ -16,46 +17,19 @@
 
 enum { CHUNK = 64 };
 
-typedef struct fmodel {
-    gd_unet_config u;
-    gd_scheduler_config schc;
-    gd_condition cnd;
-    float *means;
-    gd_graph *g;
-    gd_unet_io io;
-    gd_noise_schedule sched;
-} fmodel;
-
-static void fmodel_close(fmodel *m) {
-    free(m->means);
-    gd_schedule_free(&m->sched);
-    gd_graph_free(m->g);
-    memset(m, 0, sizeof *m);
-}
-
-static gd_status fmodel_open(fmodel *m, const char *run_dir, gd_error *err) {
-    memset(m, 0, sizeof *m);
-    char mdir[4200], path[4300];
-    snprintf(mdir, sizeof mdir, "%s/model", run_dir);
-    snprintf(path, sizeof path, "%s/config.json", mdir);
-    gd_status s = gd_unet_config_load(&m->u, path, err);
-    if (s) return s;
-    snprintf(path, sizeof path, "%s/scheduler_config.json", mdir);
-    if ((s = gd_scheduler_config_load(&m->schc, path, err))) return s;
-    if (m->u.class_embed != GD_CLASS_EMBED_IDENTITY)
-        return gd_error_set(err, GD_ERR_ARG, "%s: not a feature- or cluster-conditioned model",
-                            mdir);
-    if ((s = gd_condition_load(&m->cnd, &m->means, mdir, err))) return s;
-    m->g = gd_graph_new();
-    m->io = gd_unet_declare(m->g, &m->u, CHUNK, m->u.sample_size, m->u.sample_size);
-    if ((s = gd_graph_plan(m->g, err)) || (s = gd_unet_load_weights(m->g, mdir, err)) ||
-        (s = gd_schedule_from_config(&m->sched, &m->schc, err)))
-        fmodel_close(m);
+/* a feature or cluster model, planned for CHUNK images */
+static gd_status fmodel_open(gd_eval_model *m, const char *run_dir, gd_error *err) {
+    gd_status s = gd_eval_model_load(m, run_dir, err);
+    if (!s && !m->has_condition)
+        s = gd_error_set(err, GD_ERR_ARG, "%s: not a feature- or cluster-conditioned model",
+                         m->dir);
+    if (!s) s = gd_eval_model_plan(m, CHUNK, err);
+    if (s) gd_eval_model_close(m);
     return s;
 }
 
 /* x [n, c, S, S]: one sample per row set rows [n, n_attrs] (noise-free means) */
-static gd_status fmodel_sample(fmodel *m, const int *rows, int n, const gd_eval_features_opts *o,
+static gd_status fmodel_sample(gd_eval_model *m, const int *rows, int n, const gd_eval_features_opts *o,
                                uint64_t stream, float *x, gd_error *err) {
     const int D = m->cnd.dim, A = m->cnd.n_attrs;
     const size_t img = (size_t)m->u.in_channels * m->u.sample_size * m->u.sample_size;
@@ -104,7 +78,7 @@ static double gmm_sd(const gd_cond_attr *ca) {
 
 gd_status gd_eval_controllability(const char *run_dir, const gd_dataset *real,
                                   const gd_eval_features_opts *o, json_t *out, gd_error *err) {
-    fmodel m;
+    gd_eval_model m;
     gd_status s = fmodel_open(&m, run_dir, err);
     if (s) return s;
     const gd_condition *cn = &m.cnd;
@@ -118,12 +92,12 @@ gd_status gd_eval_controllability(const char *run_dir, const gd_dataset *real,
             targets += cn->attrs[a].n;
         }
     if (!na) {
-        fmodel_close(&m);
+        gd_eval_model_close(&m);
         return gd_error_set(err, GD_ERR_ARG, "%s: the model has no continuous attribute measured "
                             "on images (ink, mean_intensity, width, height)", run_dir);
     }
     if (real && (real->c != C || real->h != S || real->w != S)) {
-        fmodel_close(&m);
+        gd_eval_model_close(&m);
         return gd_error_set(err, GD_ERR_SHAPE, "%s: the real data's images (%dx%dx%d) are not "
                             "the model's (%dx%dx%d)", run_dir, real->c, real->h, real->w, C, S, S);
     }
@@ -131,7 +105,8 @@ gd_status gd_eval_controllability(const char *run_dir, const gd_dataset *real,
     int *rows = malloc(sizeof(int) * (size_t)n * A);
     float *x = malloc(sizeof(float) * (size_t)n * img);
     float (*f)[GD_FEATURE_COUNT] = malloc(sizeof *f * (size_t)n);
-    if (!rows || !x || !f) {
+    float (*rf)[GD_FEATURE_COUNT] = malloc(sizeof *rf * (size_t)(real && real->n ? real->n : 1));
+    if (!rows || !x || !f || !rf) {
         s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
         goto done;
     }
@@ -153,6 +128,8 @@ gd_status gd_eval_controllability(const char *run_dir, const gd_dataset *real,
     }
     if ((s = fmodel_sample(&m, rows, n, o, 1, x, err))) goto done;
     for (i = 0; i < n; i++) gd_image_features(x + (size_t)i * img, C, S, S, f[i]);
+    for (int t = 0; real && t < real->n; t++) /* measured once, used for every target */
+        gd_image_features(real->images + (size_t)t * img, C, S, S, rf[t]);
     if (o->grid && (s = gd_png_write_grid(o->grid, x, nt, C, S, S, o->per, err))) goto done;
 
     json_t *ctl = json_object();
@@ -177,11 +154,10 @@ gd_status gd_eval_controllability(const char *run_dir, const gd_dataset *real,
             ef /= o->pool > 0 ? o->pool : 1;
             int nr = 0;
             for (int t = 0; real && t < real->n; t++) {
-                float rf[GD_FEATURE_COUNT];
-                gd_image_features(real->images + (size_t)t * img, C, S, S, rf);
-                double d = fabs(rf[fi] - ca->mean[j]) / sd;
+                const float v = rf[t][fi];
+                double d = fabs(v - ca->mean[j]) / sd;
                 ea += d;
-                if (gd_condition_cont_row(cn, attrs[q], rf[fi], -1.0) == ca->row0 + j) {
+                if (gd_condition_cont_row(cn, attrs[q], v, -1.0) == ca->row0 + j) {
                     er += d;
                     nr++;
                 }
@@ -238,7 +214,8 @@ done:
     free(rows);
     free(x);
     free(f);
-    fmodel_close(&m);
+    free(rf);
+    gd_eval_model_close(&m);
     return s;
 }
 
@@ -281,7 +258,7 @@ static json_t *purity(const gd_dataset *real, const int *lab, int K) {
 
 gd_status gd_eval_clusters(const char *run_dir, const gd_dataset *real,
                            const gd_eval_features_opts *o, json_t *out, gd_error *err) {
-    fmodel m;
+    gd_eval_model m;
     gd_status s = fmodel_open(&m, run_dir, err);
     if (s) return s;
     gd_cluster_model cl = {0};
@@ -289,12 +266,12 @@ gd_status gd_eval_clusters(const char *run_dir, const gd_dataset *real,
     const int S = m.u.sample_size, C = m.u.in_channels;
     const size_t img = (size_t)C * S * S;
     if (cn->n_attrs != 1 || strcmp(cn->attrs[0].name, "cluster")) {
-        fmodel_close(&m);
+        gd_eval_model_close(&m);
         return gd_error_set(err, GD_ERR_ARG, "%s: not a cluster-conditioned model (its "
                             "condition is not the one attribute 'cluster')", run_dir);
     }
     if ((s = gd_cluster_load(&cl, run_dir, err))) {
-        fmodel_close(&m);
+        gd_eval_model_close(&m);
         return s;
     }
     const int K = cn->attrs[0].n, n = K * o->per;
@@ -353,6 +330,6 @@ done:
     free(lab);
     free(x);
     gd_cluster_free(&cl);
-    fmodel_close(&m);
+    gd_eval_model_close(&m);
     return s;
 }

@@ -1,6 +1,7 @@
 /* eval_shapes.c - scoring a class-conditioned shapes model with the judge: samples per trained
  * combination, the judge's defect rate and attribute accuracy, a grid and a one-page summary. */
 #include "eval_shapes.h"
+#include "eval_model.h"
 #include "gmmdiff/classifier.h"
 #include "gmmdiff/condition.h"
 #include "gmmdiff/diffusion.h"
@@ -14,56 +15,51 @@
 
 gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
                          gd_eval_shapes_result *res, gd_error *err) {
-    char mdir[4200], path[4300];
-    snprintf(mdir, sizeof mdir, "%s/model", run_dir);
-    gd_unet_config u;
-    gd_scheduler_config schc;
-    snprintf(path, sizeof path, "%s/config.json", mdir);
-    gd_status s = gd_unet_config_load(&u, path, err);
+    gd_eval_model em;
+    gd_status s = gd_eval_model_load(&em, run_dir, err);
     if (s) return s;
-    snprintf(path, sizeof path, "%s/scheduler_config.json", mdir);
-    if ((s = gd_scheduler_config_load(&schc, path, err))) return s;
-    gd_condition cnd;
-    float *means = NULL;
-    int feature = u.class_embed == GD_CLASS_EMBED_IDENTITY;
-    if (feature && (s = gd_condition_load(&cnd, &means, mdir, err))) return s;
+    const gd_unet_config u = em.u;
+    const gd_condition *cnd = &em.cnd;
+    const float *means = em.means;
+    const char *mdir = em.dir;
+    const int feature = em.has_condition;
     /* class components (--cond class --cond-sigma > 0): the one attribute "class", a row per
      * combination */
-    const int class_rows = feature && cnd.n_attrs == 1 && !strcmp(cnd.attrs[0].name, "class") &&
-                           cnd.attrs[0].n == GD_SHAPES_N_COMBOS;
+    const int class_rows = feature && cnd->n_attrs == 1 && !strcmp(cnd->attrs[0].name, "class") &&
+                           cnd->attrs[0].n == GD_SHAPES_N_COMBOS;
     int amap[GD_SHAPES_N_ATTRS];
     for (int a = 0; feature && !class_rows && a < GD_SHAPES_N_ATTRS; a++) {
         amap[a] = -1;
-        for (int b = 0; b < cnd.n_attrs; b++)
-            if (!strcmp(cnd.attrs[b].name, gd_shapes_attr_name(a))) amap[a] = b;
-        if (amap[a] < 0 || cnd.n_attrs != GD_SHAPES_N_ATTRS) {
-            free(means);
-            return gd_error_set(err, GD_ERR_ARG, "%s: its condition lacks the shapes attribute "
-                                "'%s'", mdir, gd_shapes_attr_name(a));
+        for (int b = 0; b < cnd->n_attrs; b++)
+            if (!strcmp(cnd->attrs[b].name, gd_shapes_attr_name(a))) amap[a] = b;
+        if (amap[a] < 0 || cnd->n_attrs != GD_SHAPES_N_ATTRS) {
+            s = gd_error_set(err, GD_ERR_ARG, "%s: its condition lacks the shapes attribute "
+                             "'%s'", mdir, gd_shapes_attr_name(a));
+            gd_eval_model_close(&em);
+            return s;
         }
     }
     if ((!feature && (u.class_embed != GD_CLASS_EMBED_TABLE ||
                       u.num_class_embeds != GD_SHAPES_N_COMBOS + 1)) ||
         u.in_channels != 1 || !gd_shapes_size_ok(u.sample_size)) {
-        free(means);
-        return gd_error_set(err, GD_ERR_ARG, "%s: not a class- or feature-conditioned shapes "
-                            "model (%d class rows, %d channels, size %d)", mdir,
-                            u.num_class_embeds, u.in_channels, u.sample_size);
+        s = gd_error_set(err, GD_ERR_ARG, "%s: not a class- or feature-conditioned shapes "
+                         "model (%d class rows, %d channels, size %d)", mdir,
+                         u.num_class_embeds, u.in_channels, u.sample_size);
+        gd_eval_model_close(&em);
+        return s;
     }
     if (o->heldout && (!feature || class_rows)) {
-        free(means);
-        return gd_error_set(err, GD_ERR_ARG, "%s: a class model cannot name the held-out "
-                            "combinations", mdir);
+        s = gd_error_set(err, GD_ERR_ARG, "%s: a class model cannot name the held-out "
+                         "combinations", mdir);
+        gd_eval_model_close(&em);
+        return s;
     }
     int combos[GD_SHAPES_N_COMBOS];
     int nc = gd_shapes_combos(o->heldout ? GD_SHAPES_HELDOUT : GD_SHAPES_TRAIN, combos),
         per = o->per_class, n = nc * per;
-    int D = feature ? cnd.dim : 1;
+    int D = feature ? cnd->dim : 1;
     int S = u.sample_size;
     size_t img = (size_t)S * S;
-    gd_graph *g = gd_graph_new();
-    gd_unet_io io = gd_unet_declare(g, &u, n, S, S);
-    gd_noise_schedule sched = {0};
     float *x = malloc(sizeof(float) * img * n), *cond = malloc(sizeof(float) * n * D);
     float *null = malloc(sizeof(float) * n * D);
     int *intended = malloc(sizeof(int) * GD_SHAPES_N_ATTRS * n);
@@ -72,30 +68,28 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
         s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
         goto done;
     }
-    if ((s = gd_graph_plan(g, err)) || (s = gd_unet_load_weights(g, mdir, err)) ||
-        (s = gd_schedule_from_config(&sched, &schc, err)))
-        goto done;
+    if ((s = gd_eval_model_plan(&em, n, err))) goto done;
     for (int c = 0; c < nc; c++)
         for (int j = 0; j < per; j++) {
             int i = c * per + j;
             int *want = intended + (size_t)i * GD_SHAPES_N_ATTRS;
             gd_shapes_combo_values(combos[c], want);
             if (class_rows) {
-                int row = cnd.attrs[0].row0 + combos[c];
-                gd_condition_compose(&cnd, means, &row, NULL, cond + (size_t)i * D);
-                gd_condition_null(&cnd, means, null + (size_t)i * D);
+                int row = cnd->attrs[0].row0 + combos[c];
+                gd_condition_compose(cnd, means, &row, NULL, cond + (size_t)i * D);
+                gd_condition_null(cnd, means, null + (size_t)i * D);
             } else if (feature) {
                 int rows[GD_DATA_MAX_ATTRS];
                 for (int a = 0; a < GD_SHAPES_N_ATTRS; a++)
-                    rows[amap[a]] = cnd.attrs[amap[a]].row0 + want[a];
-                gd_condition_compose(&cnd, means, rows, NULL, cond + (size_t)i * D);
-                gd_condition_null(&cnd, means, null + (size_t)i * D);
+                    rows[amap[a]] = cnd->attrs[amap[a]].row0 + want[a];
+                gd_condition_compose(cnd, means, rows, NULL, cond + (size_t)i * D);
+                gd_condition_null(cnd, means, null + (size_t)i * D);
             } else {
                 cond[i] = (float)combos[c];
                 null[i] = (float)GD_SHAPES_N_COMBOS;
             }
         }
-    gd_sampler_config sc = gd_sampler_for_model((gd_sampler_kind)o->sampler, &schc, o->steps);
+    gd_sampler_config sc = gd_sampler_for_model((gd_sampler_kind)o->sampler, &em.schc, o->steps);
     gd_guidance guide = {o->cfg, 0.0f};
     gd_rng r;
     gd_rng_seed(&r, o->seed);
@@ -125,12 +119,12 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
         gd_classifier_guide gc = {&cm, target};
         guide.classifier_scale = o->classifier_scale;
         if (!s)
-            s = gd_unet_sample_guided(g, &io, &sc, &sched, cond, null, &guide,
+            s = gd_unet_sample_guided(em.g, &em.io, &sc, &em.sched, cond, null, &guide,
                                       gd_classifier_guide_grad, &gc, x, &r, err);
         free(target);
         gd_classifier_close(&cm);
         if (s) goto done;
-    } else if ((s = gd_unet_sample(g, &io, &sc, &sched, cond, null, &guide, x, &r, err))) {
+    } else if ((s = gd_unet_sample(em.g, &em.io, &sc, &em.sched, cond, null, &guide, x, &r, err))) {
         goto done;
     }
     if ((s = gd_shapes_judge(x, n, S, v, err))) goto done;
@@ -139,14 +133,12 @@ gd_status gd_eval_shapes(const char *run_dir, const gd_eval_shapes_opts *o,
     res->n_combos = nc;
     if (o->grid && (s = gd_png_write_grid(o->grid, x, n, 1, S, S, per * 2, err))) goto done;
 done:
-    free(means);
+    gd_eval_model_close(&em);
     free(x);
     free(cond);
     free(null);
     free(intended);
     free(v);
-    gd_schedule_free(&sched);
-    gd_graph_free(g);
     return s;
 }
 

@@ -94,6 +94,10 @@ gd_status gd_classifier_open_guide(gd_classifier *m, const char *dir, int batch,
  * log-likelihood is minus the item's summed loss: for BCE, the sum over slots of log sigmoid
  * (+-logit); for NGMG, -U, so guidance follows the NGMG toward the targets. m is opened with
  * gd_classifier_open_guide; target [batch, n_out] one-hot rows (gd_classifier_target_row). */
+/* for a classifier opened with input gradients and its inputs (x, t, target) in place: the
+ * forward pass, then the gradient of its loss in gd_grad(m->g, m->io.x); returns the loss */
+float gd_classifier_input_grad(gd_classifier *m);
+
 typedef struct gd_classifier_guide {
     gd_classifier *m;
     const float *target;

@@ -392,6 +392,13 @@ void gd_classifier_target_row(const gd_classifier_config *c, const int *values, 
     }
 }
 
+float gd_classifier_input_grad(gd_classifier *m) {
+    gd_graph_forward(m->g);
+    gd_graph_zero_grad(m->g);
+    gd_graph_backward(m->g, m->io.loss);
+    return gd_data(m->g, m->io.loss)[0];
+}
+
 gd_status gd_classifier_guide_grad(void *ctx, const float *x, int t, float *grad, gd_error *err) {
     (void)err;
     gd_classifier_guide *gc = ctx;
@@ -405,9 +412,7 @@ gd_status gd_classifier_guide_grad(void *ctx, const float *x, int t, float *grad
         float *tt = gd_data(m->g, m->io.t);
         for (int b = 0; b < m->batch; b++) tt[b] = (float)t;
     }
-    gd_graph_forward(m->g);
-    gd_graph_zero_grad(m->g);
-    gd_graph_backward(m->g, m->io.loss);
+    gd_classifier_input_grad(m);
     /* the loss is a mean over batch x slots; each item's log-likelihood is minus its sum */
     const float k = -(float)m->batch * (float)n_out;
     const float *gx = gd_grad(m->g, m->io.x);

@@ -131,10 +131,7 @@ float gd_classifier_consistency(gd_classifier *m, const float *out, const float 
                                 (gd_prediction)pred);
     if (ct != targets) memcpy(ct, targets, sizeof(float) * (size_t)B * n_out);
     if (cc->time_cond) memset(gd_data(m->g, m->io.t), 0, sizeof(float) * (size_t)B);
-    gd_graph_forward(m->g);
-    float value = gd_data(m->g, m->io.loss)[0];
-    gd_graph_zero_grad(m->g);
-    gd_graph_backward(m->g, m->io.loss);
+    float value = gd_classifier_input_grad(m);
     const float *gx = gd_grad(m->g, m->io.x);
     for (int i = 0; i < B; i++) {
         if (!keep[i]) continue;
@@ -150,35 +147,39 @@ float gd_classifier_consistency(gd_classifier *m, const float *out, const float 
     return value;
 }
 
-void gd_classifier_features(gd_classifier *m, const float *images, int n, float *out) {
+/* forwards images [start, start + nb) (nb <= batch; the rest of the batch zero) at timesteps
+ * t (NULL: 0) */
+static void forward_chunk(gd_classifier *m, const float *images, const float *t, int start,
+                          int nb) {
     const gd_classifier_config *c = &m->config;
     size_t img = (size_t)c->in_channels * (size_t)c->sample_size * (size_t)c->sample_size;
-    float *x = gd_data(m->g, m->io.x), *f = gd_data(m->g, m->io.features);
+    float *x = gd_data(m->g, m->io.x);
     float *tt = c->time_cond ? gd_data(m->g, m->io.t) : NULL;
+    memcpy(x, images + (size_t)start * img, sizeof(float) * img * (size_t)nb);
+    if (nb < m->batch) memset(x + img * (size_t)nb, 0, sizeof(float) * img * (size_t)(m->batch - nb));
+    if (tt)
+        for (int b = 0; b < m->batch; b++) tt[b] = t && b < nb ? t[start + b] : 0.0f;
+    gd_graph_forward(m->g);
+}
+
+void gd_classifier_features(gd_classifier *m, const float *images, int n, float *out) {
+    const int F = m->config.hidden;
+    const float *f = gd_data(m->g, m->io.features);
     for (int start = 0; start < n; start += m->batch) {
         int nb = n - start < m->batch ? n - start : m->batch;
-        memcpy(x, images + (size_t)start * img, sizeof(float) * img * (size_t)nb);
-        if (nb < m->batch) memset(x + img * (size_t)nb, 0, sizeof(float) * img * (size_t)(m->batch - nb));
-        if (tt) memset(tt, 0, sizeof(float) * (size_t)m->batch);
-        gd_graph_forward(m->g);
-        memcpy(out + (size_t)start * c->hidden, f, sizeof(float) * (size_t)nb * c->hidden);
+        forward_chunk(m, images, NULL, start, nb);
+        memcpy(out + (size_t)start * F, f, sizeof(float) * (size_t)nb * F);
     }
 }
 
 void gd_classifier_predict(gd_classifier *m, const float *images, const float *t, int n,
                            int *pred) {
     const gd_classifier_config *c = &m->config;
-    size_t img = (size_t)c->in_channels * (size_t)c->sample_size * (size_t)c->sample_size;
-    float *x = gd_data(m->g, m->io.x), *lg = gd_data(m->g, m->io.logits);
-    float *tt = c->time_cond ? gd_data(m->g, m->io.t) : NULL;
+    const float *lg = gd_data(m->g, m->io.logits);
     int n_out = gd_classifier_n_out(c);
     for (int start = 0; start < n; start += m->batch) {
         int nb = n - start < m->batch ? n - start : m->batch;
-        memcpy(x, images + (size_t)start * img, sizeof(float) * img * (size_t)nb);
-        if (nb < m->batch) memset(x + img * (size_t)nb, 0, sizeof(float) * img * (size_t)(m->batch - nb));
-        if (tt)
-            for (int b = 0; b < m->batch; b++) tt[b] = t && b < nb ? t[start + b] : 0.0f;
-        gd_graph_forward(m->g);
+        forward_chunk(m, images, t, start, nb);
         for (int b = 0; b < nb; b++) {
             const float *row = lg + (size_t)b * (size_t)n_out;
             int off = 0;
@@ -199,26 +200,18 @@ static gd_status accuracy(gd_classifier *m, const gd_dataset *d, int max_n, int 
     if (s) return s;
     int n = max_n > 0 && max_n < d->n ? max_n : d->n, H = m->config.n_heads;
     const size_t img = (size_t)d->c * d->h * d->w;
+    const int noisy = t >= 0;
     int *pred = malloc(sizeof(int) * (size_t)n * (size_t)H);
-    float *xt = t >= 0 ? malloc(sizeof(float) * img * (size_t)n) : NULL;
-    float *tv = t >= 0 ? malloc(sizeof(float) * (size_t)n) : NULL;
-    float *eps = t >= 0 ? malloc(sizeof(float) * img) : NULL;
+    float *xt = noisy ? malloc(sizeof(float) * img * (size_t)n) : NULL;
+    float *tv = noisy ? malloc(sizeof(float) * (size_t)n) : NULL;
+    float *eps = noisy ? malloc(sizeof(float) * img) : NULL;
     gd_noise_schedule sched = {0};
-    if (!pred || (t >= 0 && (!xt || !tv || !eps))) {
-        free(pred);
-        free(xt);
-        free(tv);
-        free(eps);
-        return gd_error_set(err, GD_ERR_NOMEM, "classifier: out of memory");
+    if (!pred || (noisy && (!xt || !tv || !eps))) {
+        s = gd_error_set(err, GD_ERR_NOMEM, "classifier: out of memory");
+        goto done;
     }
-    if (t >= 0) {
-        if ((s = gd_schedule_init(&sched, GD_BETA_LINEAR, 1000, 1e-4f, 0.02f, err))) {
-            free(pred);
-            free(xt);
-            free(tv);
-            free(eps);
-            return s;
-        }
+    if (noisy) { /* every item as x_t, its own noise from one seeded stream */
+        if ((s = gd_schedule_init(&sched, GD_BETA_LINEAR, 1000, 1e-4f, 0.02f, err))) goto done;
         gd_rng r;
         gd_rng_seed(&r, seed);
         for (int i = 0; i < n; i++) {
@@ -227,12 +220,8 @@ static gd_status accuracy(gd_classifier *m, const gd_dataset *d, int max_n, int 
                          sched.alphas_cumprod[t]);
             tv[i] = (float)t;
         }
-        gd_schedule_free(&sched);
     }
-    gd_classifier_predict(m, t >= 0 ? xt : d->images, tv, n, pred);
-    free(xt);
-    free(tv);
-    free(eps);
+    gd_classifier_predict(m, noisy ? xt : d->images, tv, n, pred);
     for (int h = 0; h < H; h++) {
         int right = 0;
         for (int i = 0; i < n; i++)
@@ -240,8 +229,13 @@ static gd_status accuracy(gd_classifier *m, const gd_dataset *d, int max_n, int 
                      d->labels[(size_t)i * (size_t)d->n_attrs + (size_t)m->config.head_attr[h]];
         acc[h] = (double)right / n;
     }
+done:
+    gd_schedule_free(&sched);
     free(pred);
-    return GD_OK;
+    free(xt);
+    free(tv);
+    free(eps);
+    return s;
 }
 
 gd_status gd_classifier_accuracy(gd_classifier *m, const gd_dataset *d, int max_n, double *acc,

@@ -1,6 +1,7 @@
 /* train_config.c - the training configuration: defaults, names, the learning-rate schedule and
  * the JSON form stored in run.json and in the training state (see train.h). */
 #include "gmmdiff/train.h"
+#include "gmmdiff/classifier.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -145,7 +146,8 @@ char *gd_train_config_json(const gd_train_config *c, const gd_unet_config *u,
     if (c->aux_weight > 0) {
         json_object_set_new(o, "aux_weight", jf(c->aux_weight));
         json_object_set_new(o, "aux_classifier", json_string(c->aux_classifier));
-        json_object_set_new(o, "aux_loss", json_string(c->aux_loss == 1 ? "ngmg" : c->aux_loss == 0 ? "bce" : "classifier"));
+        json_object_set_new(o, "aux_loss", json_string(c->aux_loss < 0 ? "classifier"
+                                                       : gd_classifier_loss_name(c->aux_loss)));
     }
     if (c->cond == GD_COND_CLUSTER) {
         json_object_set_new(o, "clusters", json_integer(c->clusters));
@@ -221,10 +223,11 @@ static gd_status read_key(gd_train_config *c, const char *key, json_t *v, const 
         return GD_OK;
     }
     if (!strcmp(key, "aux_loss")) {
-        if (!s || (strcmp(s, "bce") && strcmp(s, "ngmg") && strcmp(s, "classifier")))
-            return gd_error_set(err, GD_ERR_FORMAT, "%s: 'aux_loss' must be bce, ngmg or "
-                                "classifier", what);
-        c->aux_loss = !strcmp(s, "bce") ? 0 : !strcmp(s, "ngmg") ? 1 : -1;
+        gd_classifier_loss l;
+        if (s && !strcmp(s, "classifier")) c->aux_loss = -1;
+        else if (s && !gd_classifier_loss_parse(s, &l)) c->aux_loss = (int)l;
+        else return gd_error_set(err, GD_ERR_FORMAT, "%s: 'aux_loss' must be bce, ngmg or "
+                                 "classifier", what);
         return GD_OK;
     }
     if (!strcmp(key, "seed")) {
