@@ -2,6 +2,7 @@
  * clipping, AdamW, EMA), counter-based randomness, and checkpoints that resume bit-exactly. */
 #include "gmmdiff/classifier.h"
 #include "gmmdiff/condition.h"
+#include "gmmdiff/ops.h"
 #include "gmmdiff/safetensors.h"
 #include "gmmdiff/train.h"
 
@@ -211,8 +212,8 @@ static void aux_gradient(gd_trainer *t, const float *tt) {
             vals[h] = d->labels[(size_t)k * d->n_attrs + cc->head_attr[h]];
         gd_classifier_target_row(cc, vals, targets + (size_t)i * n_out);
     }
-    const float kmse = 2.0f / (float)n; /* the MSE op's own backward */
-    for (size_t j = 0; j < n; j++) t->aux_dout[j] = kmse * (out[j] - tgt[j]);
+    memset(t->aux_dout, 0, sizeof(float) * n); /* the MSE op's own backward, then the term */
+    gd_mse_backward(t->aux_dout, NULL, out, tgt, n, 1.0f);
     t->aux_value = gd_classifier_consistency(m, out, x, ac, t->aux_keep, targets,
                                              (int)t->c.sched.prediction, t->c.aux_weight,
                                              t->aux_dout);
