@@ -33,7 +33,7 @@ expect 2 "no data flags" "classifier eval --run with data flags" -- \
     "$G" classifier eval --model "$T/c" --run "$T/r" --data shapes
 expect 1 "is not shapes, fashion-mnist" "classifier train unknown data" -- \
     "$G" classifier train --out "$T/c" --data nowhere
-expect 2 "not yet available" "report not yet available" -- "$G" report
+expect 2 "give one or more RUN" "report without runs" -- "$G" report
 expect 2 "unknown or incomplete flag '--bogus'" "forward bad flag" -- "$G" forward --bogus
 expect 2 "required" "forward missing flags" -- "$G" forward --model "$FX/unet/plain"
 expect 2 "'-3' is not a non-negative number" "forward bad t" -- \

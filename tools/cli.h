@@ -12,6 +12,7 @@ int gd_cmd_gmm(int argc, char **argv);
 int gd_cmd_classifier(int argc, char **argv);
 int gd_cmd_eval(int argc, char **argv);
 int gd_cmd_ngmg(int argc, char **argv);
+int gd_cmd_report(int argc, char **argv);
 
 /* the data set of a run, as flags give it and run.json stores it */
 #include "gmmdiff/data.h"

@@ -21,15 +21,15 @@ static void usage(FILE *f) {
             "               features, cluster accuracy (JSON)\n"
             "  demo         train a class-conditioned model on the built-in shapes data and judge it\n"
             "  ngmg lines   the negative Gaussian mixture gradient on the parallel-lines example\n"
+            "  report       compare training runs on one page: tables, loss curves, samples (HTML\n"
+            "               and Markdown)\n"
             "  init         a new, randomly initialised UNet2DModel directory from a config\n"
             "  forward      one denoiser evaluation on a batch (.npy in and out)\n"
             "  gmm          fit, score, predict with and sample from Gaussian mixtures (EM)\n"
             "  sample       draw samples from a model into a PNG grid\n"
             "  train        train a denoiser on a data set into a resumable run directory\n"
             "  version      print the version\n"
-            "  help         this text; `gmmdiff <command> --help` for a command's flags\n"
-            "\n"
-            "not yet available: report\n",
+            "  help         this text; `gmmdiff <command> --help` for a command's flags\n",
             GD_VERSION_STRING);
 }
 
@@ -86,12 +86,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classifier")) return gd_cmd_classifier(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return gd_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "ngmg")) return gd_cmd_ngmg(argc - 1, argv + 1);
-    const char *later[] = {"report"};
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        if (!strcmp(cmd, later[i])) {
-            fprintf(stderr, "gmmdiff: '%s' is not yet available in this version\n", cmd);
-            return 2;
-        }
+    if (!strcmp(cmd, "report")) return gd_cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "gmmdiff: unknown command '%s' (try `gmmdiff help`)\n", cmd);
     return 2;
 }
