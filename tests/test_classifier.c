@@ -1,7 +1,9 @@
 /* test_classifier.c - the attribute classifier: gradients (parameters and input, through the
  * reshape op) against central differences, config round trip and corrupt configs, prediction
- * independent of the batch, and learning the shapes attributes far above chance. */
+ * independent of the batch, learning the shapes attributes far above chance, and FD and
+ * precision/recall in the trained classifier's feature space behaving under pixel noise. */
 #include "gmmdiff/classifier.h"
+#include "gmmdiff/quality.h"
 #include "gmmdiff/shapes.h"
 #include "testutil.h"
 
@@ -207,6 +209,58 @@ static void consistencycheck(int loss, int pred) {
     gone_small(dir, &mg);
 }
 
+/* FD and k-NN precision/recall in the trained classifier's feature space (the space `gmmdiff
+ * eval --score-classifier` measures in): two disjoint halves of real images are near each
+ * other, and pixel noise added to one half moves it away step by step */
+static void feature_quality(gd_classifier *m, const gd_dataset *d) {
+    const int H = d->n / 2, F = m->config.hidden, L = 5;
+    const size_t P = (size_t)d->c * d->h * d->w;
+    float *f1 = malloc(sizeof(float) * H * F), *f2 = malloc(sizeof(float) * H * F);
+    float *x2 = malloc(sizeof(float) * H * P);
+    gd_error err = {0};
+    gd_rng r;
+    gd_rng_seed(&r, 11);
+    gd_classifier_features(m, d->images, H, f1);
+    const double sig[5] = {0, 0.1, 0.2, 0.4, 0.8};
+    double fd[5], pr[5], rc[5];
+    int ok = 1;
+    for (int l = 0; l < L; l++) {
+        for (size_t i = 0; i < (size_t)H * P; i++)
+            x2[i] = d->images[(size_t)H * P + i] + (float)(sig[l] * gd_rng_normal(&r));
+        gd_classifier_features(m, x2, H, f2);
+        ok &= gd_frechet_distance(f1, H, f2, H, F, &fd[l], &err) == GD_OK;
+        ok &= gd_knn_precision_recall(f1, H, f2, H, F, 5, &pr[l], &rc[l], &err) == GD_OK;
+        printf("classifier features, pixel noise %.2f: FD %.4f, precision %.3f, recall %.3f\n",
+               sig[l], fd[l], pr[l], rc[l]);
+    }
+    TEST_COND("FD and precision/recall in the classifier's feature space", ok);
+    double mu = 0, tr = 0; /* total variance of the first half's features */
+    for (int k = 0; k < F; k++) {
+        double s1 = 0, s2 = 0;
+        for (int i = 0; i < H; i++) s1 += f1[(size_t)i * F + k];
+        s1 /= H;
+        for (int i = 0; i < H; i++) s2 += (f1[(size_t)i * F + k] - s1) * (f1[(size_t)i * F + k] - s1);
+        tr += s2 / (H - 1);
+        mu += s1 * s1;
+    }
+    printf("total variance of the features %.4f; the clean halves' FD is %.2e of it\n", tr,
+           fd[0] / tr);
+    int up = 1, down = 1;
+    for (int l = 1; l < L; l++) {
+        up &= fd[l] > fd[l - 1];
+        down &= pr[l] < pr[l - 1] || pr[l - 1] == 0; /* until none is left */
+    }
+    TEST_COND("classifier features: the clean halves' FD is near zero (below 2% of the total "
+              "variance)", fd[0] < 0.02 * tr);
+    TEST_COND("classifier features: FD grows with every noise level", up);
+    TEST_COND("classifier features: precision falls with every noise level", down);
+    TEST_COND("classifier features: clean halves' precision and recall high",
+              pr[0] > 0.9 && rc[0] > 0.9);
+    free(f1);
+    free(f2);
+    free(x2);
+}
+
 int main(void) {
     consistencycheck(GD_CLS_LOSS_BCE, 0);
     consistencycheck(GD_CLS_LOSS_NGMG, 0);
@@ -299,6 +353,8 @@ int main(void) {
            "%.3f intensity %.3f\n", o.steps, fl, acc[0], acc[1], acc[2], acc[3]);
     TEST_COND("every attribute far above chance (including the held-out combinations)",
               acc[0] > 0.8 && acc[1] > 0.9 && acc[2] > 0.9 && acc[3] > 0.9);
+
+    feature_quality(&m, &d);
 
     /* the same data and budget with NGMG (the ladder 0.5..8, 5 widths) */
     {

@@ -139,6 +139,12 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     awk 'BEGIN { RS = "," } /"controllability_error_real"/ { split($0, a, ":"); f = a[2] }
          /"controllability_error_real_uncontrolled"/ { split($0, a, ":"); u = a[2] }
          END { exit !(f > 0 && u > f) }' "$T/ctl.json" && ok || bad "real floor below real uncontrolled: $(cat "$T/ctl.json")"
+    # a label classifier trained on the real images scores the feature run's samples per label
+    expect 0 "accuracy on 300 evaluation items" "fashion classifier train" -- "$G" classifier \
+        train --out "$T/fclf" --data fashion-mnist --limit 300 --steps 10 --batch 16 --threads 1
+    expect 0 '"scored":{.*"classes":10,"accuracy":{"label":.*"fd":.*"real_items":20,"fd_real":' \
+        "fashion feature: scored by a classifier" -- "$G" eval --run "$T/fm" --per-class 1 \
+        --pool 0 --steps 3 --threads 1 --score-classifier "$T/fclf" --score-per-class 2
 else
     bad "dataset-fashion-mnist is not installed (make deps installs it)"
 fi
@@ -151,6 +157,13 @@ expect 0 '"exact":.*"fd":.*"real_items":42' "classifier eval of a run's samples"
 [ -s "$T/cg.png" ] && ok || bad "classifier eval grid written"
 expect 0 "accuracy on 100 evaluation items" "classifier eval on data" -- "$G" classifier eval \
     --model "$T/clf" --data shapes --n-data 400 --n 100 --threads 1
+expect 0 '"exact_accuracy":.*"scored":{.*"samples":42,.*"fd":.*"precision_real":' \
+    "eval --score-classifier of a feature run" -- "$G" eval --run "$T/fa" --per-class 1 --steps 3 \
+    --threads 1 --score-classifier "$T/clf" --score-per-class 1
+expect 2 "no classes for --score-classifier" "eval --score-classifier of a cluster run" -- "$G" \
+    eval --run "$T/ca" --score-classifier "$T/clf"
+expect 1 "nowhere/config.json" "eval --score-classifier: missing classifier" -- "$G" eval \
+    --run "$T/fa" --score-classifier "$T/nowhere"
 
 # the feature-consistency term: a negligible weight changes nothing (the same EMA model as the
 # plain feature run); a real one resumes bit-exactly and logs aux_loss; bad flags are refused

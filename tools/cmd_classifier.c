@@ -259,6 +259,9 @@ static int cmd_eval(int argc, char **argv) {
         json_object_set_new(o, "precision", json_real(r.precision));
         json_object_set_new(o, "recall", json_real(r.recall));
         json_object_set_new(o, "real_items", json_integer(r.n_real));
+        json_object_set_new(o, "fd_real", json_real(r.fd_real));
+        json_object_set_new(o, "precision_real", json_real(r.precision_real));
+        json_object_set_new(o, "recall_real", json_real(r.recall_real));
         char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         printf("%s\n", text ? text : "{}");
         free(text);

@@ -1,8 +1,11 @@
 /* cmd_eval.c - `gmmdiff eval`: scores a trained run, results as one JSON object. On shapes: the
  * judge's defect rate and attribute accuracy of conditional samples, for the trained
  * combinations and (feature models) the held-out ones. A feature model of other data: the
- * controllability error of its continuous features. A cluster model: cluster accuracy. */
+ * controllability error of its continuous features. A cluster model: cluster accuracy. With
+ * --score-classifier, any run with classes: conditional accuracy, FD and precision/recall in a
+ * real-data classifier's feature space. */
 #include "cli.h"
+#include "eval_classes.h"
 #include "eval_features.h"
 #include "eval_shapes.h"
 #include "gmmdiff/diffusion.h"
@@ -34,11 +37,17 @@ static void eval_help(void) {
            "  --classifier DIR   shapes: classifier guidance toward the intended values by this\n"
            "                     classifier (gmmdiff classifier train --noisy; docs/NGMG.md)\n"
            "  --classifier-scale S  its scale (default 0: off)\n"
+           "  --score-classifier DIR  a classifier trained on real data (gmmdiff classifier\n"
+           "                     train) scores class-conditional samples (any run but a\n"
+           "                     cluster run): conditional accuracy of each head, FD and k-NN\n"
+           "                     precision/recall (k 5) against as many real items of the\n"
+           "                     evaluation split, in its feature space (JSON object \"scored\")\n"
+           "  --score-per-class N  samples per class for it (default 50; DDIM, --steps, --cfg)\n"
            "  --seed S           sampling seed (default 0)\n"
            "  --grid FILE        a PNG of the samples\n"
            "  --out FILE         also write the JSON object to FILE\n"
            "  --threads T        threads (default: all cores)\n"
-           "For other data sets: gmmdiff classifier eval --run RUN (class accuracy of samples).\n");
+           "A class-conditioned run on other data is scored by --score-classifier alone.\n");
 }
 
 /* prints (and writes to out) the JSON text of o; frees o */
@@ -57,12 +66,11 @@ static int emit(json_t *o, const char *out) {
     return rc;
 }
 
-static int eval_features(const char *run, const gd_train_config *tc, const gd_cli_data *ds,
-                         const gd_eval_shapes_opts *eo, int per, int pool, const char *sampler,
-                         const char *out) {
+/* a feature model of image data or a cluster model: their scores into o */
+static gd_status eval_features(const char *run, const gd_train_config *tc, const gd_cli_data *ds,
+                               const gd_eval_shapes_opts *eo, int per, int pool,
+                               const char *sampler, json_t *o, gd_error *err) {
     gd_eval_features_opts fo = {per, pool, eo->sampler, eo->steps, eo->cfg, eo->seed, eo->grid};
-    gd_error err = {0};
-    json_t *o = json_object();
     json_object_set_new(o, "run", json_string(run));
     json_object_set_new(o, "cond", json_string(gd_cond_mode_name(tc->cond)));
     json_object_set_new(o, "data", json_string(ds->source));
@@ -74,27 +82,78 @@ static int eval_features(const char *run, const gd_train_config *tc, const gd_cl
     gd_cli_data test = *ds; /* the real images: the held-out split where the data has one */
     test.test = 1;
     gd_dataset real = {0};
-    gd_status s = gd_cli_data_open(&real, &test, &err);
+    gd_status s = gd_cli_data_open(&real, &test, err);
     if (!s && tc->cond == GD_COND_CLUSTER) {
-        s = gd_eval_clusters(run, &real, &fo, o, &err);
+        s = gd_eval_clusters(run, &real, &fo, o, err);
     } else if (!s) {
         json_object_set_new(o, "pool", json_integer(pool));
-        s = gd_eval_controllability(run, &real, &fo, o, &err);
+        s = gd_eval_controllability(run, &real, &fo, o, err);
     }
     gd_dataset_free(&real);
-    if (s) {
-        json_decref(o);
-        fprintf(stderr, "gmmdiff eval: %s\n", err.msg);
-        return 1;
+    return s;
+}
+
+/* a shapes model: the judge's scores into o */
+static gd_status eval_judge(const char *run, const gd_train_config *tc,
+                            const gd_eval_shapes_opts *eo, const char *sampler, json_t *o,
+                            gd_error *err) {
+    gd_eval_shapes_result r;
+    gd_status s = gd_eval_shapes(run, eo, &r, err);
+    if (s) return s;
+    const gd_shapes_summary *m = &r.summary;
+    json_t *acc = json_object();
+    json_object_set_new(o, "run", json_string(run));
+    json_object_set_new(o, "cond", json_string(gd_cond_mode_name(tc->cond)));
+    json_object_set_new(o, "combinations", json_string(eo->heldout ? "held-out" : "trained"));
+    json_object_set_new(o, "samples", json_integer(r.n));
+    json_object_set_new(o, "sampler", json_string(sampler));
+    json_object_set_new(o, "steps", json_integer(eo->steps));
+    json_object_set_new(o, "cfg", json_real(eo->cfg));
+    if (eo->classifier && eo->classifier_scale != 0.0f) {
+        json_object_set_new(o, "classifier", json_string(eo->classifier));
+        json_object_set_new(o, "classifier_scale", json_real(eo->classifier_scale));
     }
-    return emit(o, out);
+    json_object_set_new(o, "seed", json_integer((json_int_t)eo->seed));
+    json_object_set_new(o, "defect_rate", json_real(m->defect_rate));
+    json_object_set_new(o, "exact_accuracy", json_real(m->exact_acc_any));
+    for (int a = 0; a < GD_SHAPES_N_ATTRS; a++)
+        json_object_set_new(acc, gd_shapes_attr_name(a), json_real(m->attr_acc_any[a]));
+    json_object_set_new(o, "attribute_accuracy", acc);
+    json_object_set_new(o, "exact_accuracy_defects_wrong", json_real(m->exact_acc));
+    return GD_OK;
+}
+
+/* conditional accuracy, FD and k-NN precision/recall of class-conditional samples, scored by a
+ * classifier trained on real data: the object "scored" of o */
+static gd_status eval_scored(const char *run, gd_classifier *m, const char *clf_dir,
+                             const gd_eval_classes_opts *co, json_t *o, gd_error *err) {
+    gd_eval_classes_result r;
+    gd_status s = gd_eval_classes(run, m, co, &r, err);
+    if (s) return s;
+    json_t *c = json_object(), *acc = json_object();
+    for (int h = 0; h < r.n_heads; h++) json_object_set_new(acc, r.head_names[h], json_real(r.acc[h]));
+    json_object_set_new(c, "classifier", json_string(clf_dir));
+    json_object_set_new(c, "samples", json_integer(r.n));
+    json_object_set_new(c, "classes", json_integer(r.n_classes));
+    json_object_set_new(c, "accuracy", acc);
+    json_object_set_new(c, "exact", json_real(r.exact));
+    json_object_set_new(c, "fd", json_real(r.fd));
+    json_object_set_new(c, "precision", json_real(r.precision));
+    json_object_set_new(c, "recall", json_real(r.recall));
+    json_object_set_new(c, "real_items", json_integer(r.n_real));
+    json_object_set_new(c, "fd_real", json_real(r.fd_real));
+    json_object_set_new(c, "precision_real", json_real(r.precision_real));
+    json_object_set_new(c, "recall_real", json_real(r.recall_real));
+    json_object_set_new(o, "scored", c);
+    return GD_OK;
 }
 
 int gd_cmd_eval(int argc, char **argv) {
     const char *run = NULL, *out = NULL, *sampler = "ddim";
     int threads = 0;
     gd_eval_shapes_opts eo = {8, GD_SAMPLER_DDIM, 50, 2.0f, 0, NULL, 0, NULL, 0.0f};
-    int per_given = 0, pool = 64;
+    int per_given = 0, pool = 64, score_per = 50;
+    const char *score = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { eval_help(); return 0; }
@@ -103,6 +162,8 @@ int gd_cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--out") && v) out = v;
         else if (!strcmp(a, "--grid") && v) eo.grid = v;
         else if (!strcmp(a, "--classifier") && v) eo.classifier = v;
+        else if (!strcmp(a, "--score-classifier") && v) score = v;
+        else if (!strcmp(a, "--score-per-class")) score_per = gd_cli_int(a, v, 1, 100000);
         else if (!strcmp(a, "--classifier-scale")) eo.classifier_scale = (float)gd_cli_num(a, v, -1e4, 1e4);
         else if (!strcmp(a, "--sampler") && v) sampler = v;
         else if (!strcmp(a, "--per-class")) {
@@ -138,38 +199,45 @@ int gd_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "gmmdiff eval: %s\n", err.msg);
         return 1;
     }
-    if (tc.cond == GD_COND_CLUSTER || (tc.cond == GD_COND_FEATURE && strcmp(ds.source, "shapes")))
-        return eval_features(run, &tc, &ds, &eo, per_given ? eo.per_class : 16, pool, sampler, out);
-    if (strcmp(ds.source, "shapes")) {
+    const int shapes = !strcmp(ds.source, "shapes");
+    const int features = tc.cond == GD_COND_CLUSTER || (tc.cond == GD_COND_FEATURE && !shapes);
+    if (!shapes && !features && !score) {
         fprintf(stderr, "gmmdiff eval: %s is a %s-conditioned run on '%s'; the judge scores "
-                        "shapes runs (for other data: gmmdiff classifier eval --run)\n", run,
-                gd_cond_mode_name(tc.cond), ds.source);
+                        "shapes runs; give --score-classifier DIR to score it with a classifier "
+                        "trained on real data\n", run, gd_cond_mode_name(tc.cond), ds.source);
         return 2;
     }
-    gd_eval_shapes_result r;
-    if (gd_eval_shapes(run, &eo, &r, &err)) {
+    if (score && tc.cond == GD_COND_CLUSTER) {
+        fprintf(stderr, "gmmdiff eval: %s is a cluster run: it has no classes for "
+                        "--score-classifier\n", run);
+        return 2;
+    }
+    gd_classifier clf = {0}; /* opened first: a bad directory is refused before any sampling */
+    if (score && gd_classifier_open(&clf, score, 100, &err)) {
+        fprintf(stderr, "gmmdiff eval: --score-classifier: %s\n", err.msg);
+        return 1;
+    }
+    json_t *o = json_object();
+    gd_status s = GD_OK;
+    if (features)
+        s = eval_features(run, &tc, &ds, &eo, per_given ? eo.per_class : 16, pool, sampler, o,
+                          &err);
+    else if (shapes)
+        s = eval_judge(run, &tc, &eo, sampler, o, &err);
+    else {
+        json_object_set_new(o, "run", json_string(run));
+        json_object_set_new(o, "cond", json_string(gd_cond_mode_name(tc.cond)));
+        json_object_set_new(o, "data", json_string(ds.source));
+    }
+    if (!s && score) {
+        gd_eval_classes_opts co = {score_per, eo.steps, eo.cfg, eo.seed, 64, NULL};
+        s = eval_scored(run, &clf, score, &co, o, &err);
+    }
+    gd_classifier_close(&clf);
+    if (s) {
+        json_decref(o);
         fprintf(stderr, "gmmdiff eval: %s\n", err.msg);
         return 1;
     }
-    const gd_shapes_summary *m = &r.summary;
-    json_t *o = json_object(), *acc = json_object();
-    json_object_set_new(o, "run", json_string(run));
-    json_object_set_new(o, "cond", json_string(gd_cond_mode_name(tc.cond)));
-    json_object_set_new(o, "combinations", json_string(eo.heldout ? "held-out" : "trained"));
-    json_object_set_new(o, "samples", json_integer(r.n));
-    json_object_set_new(o, "sampler", json_string(sampler));
-    json_object_set_new(o, "steps", json_integer(eo.steps));
-    json_object_set_new(o, "cfg", json_real(eo.cfg));
-    if (eo.classifier && eo.classifier_scale != 0.0f) {
-        json_object_set_new(o, "classifier", json_string(eo.classifier));
-        json_object_set_new(o, "classifier_scale", json_real(eo.classifier_scale));
-    }
-    json_object_set_new(o, "seed", json_integer((json_int_t)eo.seed));
-    json_object_set_new(o, "defect_rate", json_real(m->defect_rate));
-    json_object_set_new(o, "exact_accuracy", json_real(m->exact_acc_any));
-    for (int a = 0; a < GD_SHAPES_N_ATTRS; a++)
-        json_object_set_new(acc, gd_shapes_attr_name(a), json_real(m->attr_acc_any[a]));
-    json_object_set_new(o, "attribute_accuracy", acc);
-    json_object_set_new(o, "exact_accuracy_defects_wrong", json_real(m->exact_acc));
     return emit(o, out);
 }

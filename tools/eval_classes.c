@@ -1,6 +1,10 @@
-/* eval_classes.c - class-conditional samples scored by a classifier trained on real data. */
+/* eval_classes.c - class-conditional samples scored by a classifier trained on real data. A
+ * class-table model is asked for a class by its row; a model with a condition (feature or
+ * class-component models) by the rows of the class's categorical values (those of its first
+ * item), each continuous attribute drawn from the data's distribution per sample. */
 #include "eval_classes.h"
 #include "eval_model.h"
+#include "gmmdiff/condition.h"
 #include "gmmdiff/diffusion.h"
 #include "gmmdiff/image.h"
 #include "gmmdiff/quality.h"
@@ -10,6 +14,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* rows [nc * per, n_attrs] of a conditioned model's samples: sample i asks for class
+ * classes[i / per] through the values of its first item (rep) in every categorical attribute
+ * (matched by name; a class-component model's single attribute "class" is the class itself),
+ * every other attribute drawn from the data's distribution */
+static gd_status class_rows(const gd_condition *cn, const gd_dataset *d, const int *rep,
+                            const int *classes, int nc, int per, uint64_t seed, int *rows,
+                            const char *mdir, gd_error *err) {
+    const int A = cn->n_attrs;
+    gd_rng rng;
+    gd_rng_seed(&rng, gd_mix64(seed ^ 0x636c6173ULL)); /* "clas" */
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < per; k++) {
+            int *r = rows + ((size_t)c * per + k) * A, item = rep[classes[c]];
+            for (int a = 0; a < A; a++) {
+                const gd_cond_attr *ca = &cn->attrs[a];
+                r[a] = -1;
+                if (ca->kind != GD_ATTR_CATEGORICAL) continue;
+                int da = gd_dataset_attr_index(d, ca->name), v = -1;
+                if (da >= 0 && d->attrs[da].kind == GD_ATTR_CATEGORICAL) {
+                    int dv = d->labels[(size_t)item * d->n_attrs + da];
+                    for (int j = 0; dv >= 0 && j < ca->n; j++)
+                        if (!strcmp(ca->values[j], d->attrs[da].values[dv])) v = j;
+                } else if (da < 0 && !strcmp(ca->name, "class") && ca->n == d->n_classes) {
+                    v = classes[c];
+                } else {
+                    continue; /* an attribute the data set has not: drawn */
+                }
+                if (v < 0)
+                    return gd_error_set(err, GD_ERR_ARG, "%s: the model's attribute '%s' has no "
+                                        "value for class %d of %s", mdir, ca->name, classes[c],
+                                        d->name);
+                r[a] = ca->row0 + v;
+            }
+            gd_condition_fill_rows(cn, r, &rng);
+        }
+    return GD_OK;
+}
 
 gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
                           const gd_eval_classes_opts *o, gd_eval_classes_result *res,
@@ -24,8 +66,10 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
     if ((s = gd_eval_model_load(&em, run_dir, err))) return s;
     const gd_unet_config u = em.u;
     const char *mdir = em.dir;
-    if (u.class_embed != GD_CLASS_EMBED_TABLE) {
-        s = gd_error_set(err, GD_ERR_ARG, "%s: not a class-conditioned model", mdir);
+    const int table = u.class_embed == GD_CLASS_EMBED_TABLE;
+    if (!table && !em.has_condition) {
+        s = gd_error_set(err, GD_ERR_ARG, "%s: an unconditional model has no class to ask for",
+                         mdir);
         gd_eval_model_close(&em);
         return s;
     }
@@ -36,7 +80,7 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
     int H = clf->config.n_heads, K = d.n_classes;
     int *rep = malloc(sizeof(int) * (size_t)K), *classes = malloc(sizeof(int) * (size_t)K);
     float *x = NULL, *cond = NULL, *null = NULL, *all = NULL;
-    int *pred = NULL;
+    int *pred = NULL, *rows = NULL;
     if (!rep || !classes) {
         s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
         goto done;
@@ -46,10 +90,11 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
         s = gd_error_set(err, GD_ERR_SHAPE, "%s: the model makes %dx%d images with %d channels, "
                          "the classifier reads %dx%d with %d", mdir, u.sample_size, u.sample_size,
                          u.in_channels, d.h, d.w, d.c);
-    if (!s && u.num_class_embeds != K + 1)
+    if (!s && table && u.num_class_embeds != K + 1)
         s = gd_error_set(err, GD_ERR_SHAPE, "%s: %d class rows, expected %d classes + the null row",
                          mdir, u.num_class_embeds, K);
     if (s) goto done;
+    const int D = table ? 1 : em.cnd.dim, A = table ? 0 : em.cnd.n_attrs;
     /* each class's attribute values: those of its first item */
     gd_dataset_class_firsts(&d, rep);
     int nc = 0;
@@ -60,22 +105,31 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
     size_t img = (size_t)u.in_channels * (size_t)S * (size_t)S;
     x = malloc(sizeof(float) * img * (size_t)chunk);
     all = malloc(sizeof(float) * img * (size_t)n);
-    cond = malloc(sizeof(float) * (size_t)chunk);
-    null = malloc(sizeof(float) * (size_t)chunk);
+    cond = malloc(sizeof(float) * (size_t)chunk * (size_t)D);
+    null = malloc(sizeof(float) * (size_t)chunk * (size_t)D);
     pred = malloc(sizeof(int) * (size_t)n * (size_t)H);
-    if (!x || !all || !cond || !null || !pred) {
+    if (A) rows = malloc(sizeof(int) * (size_t)n * (size_t)A);
+    if (!x || !all || !cond || !null || !pred || (A && !rows)) {
         s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory for %d samples", n);
         goto done;
     }
+    if (A && (s = class_rows(&em.cnd, &d, rep, classes, nc, per, o->seed, rows, mdir, err)))
+        goto done;
     if ((s = gd_eval_model_plan(&em, chunk, err))) goto done;
     gd_sampler_config sc = gd_sampler_for_model(GD_SAMPLER_DDIM, &em.schc, o->steps);
     gd_guidance guide = {o->cfg, 0.0f};
     for (int start = 0; start < n; start += chunk) {
         int nb = n - start < chunk ? n - start : chunk;
-        for (int b = 0; b < chunk; b++) {
+        for (int b = 0; b < chunk; b++) { /* a short last chunk repeats its first sample */
             int i = start + (b < nb ? b : 0);
-            cond[b] = (float)classes[i / per];
-            null[b] = (float)K;
+            if (table) {
+                cond[b] = (float)classes[i / per];
+                null[b] = (float)K;
+            } else {
+                gd_condition_compose(&em.cnd, em.means, rows + (size_t)i * A, NULL,
+                                     cond + (size_t)b * D);
+                gd_condition_null(&em.cnd, em.means, null + (size_t)b * D);
+            }
         }
         gd_rng r; /* each chunk its own stream: the result does not depend on the chunk size */
         gd_rng_seed(&r, o->seed * 1000003u + (uint64_t)start);
@@ -105,16 +159,20 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
         snprintf(res->head_names[h], GD_DATA_NAME_MAX, "%s", clf->config.head_names[h]);
     }
     res->exact = (double)exact / n;
-    { /* FD and precision/recall against the evaluation split's first n items */
+    { /* FD and precision/recall against the evaluation split's first n items; the same of its
+       * next n items against them, when it has that many: the floor at this sample size */
         gd_cli_data ts = ds;
         ts.test = 1;
         gd_dataset real = {0};
         if ((s = gd_cli_data_open(&real, &ts, err))) goto done;
         int nr = real.n < n ? real.n : n, F = clf->config.hidden;
+        int n2 = real.n - nr < nr ? real.n - nr : nr;
         float *fs = malloc(sizeof(float) * (size_t)n * F), *fr = malloc(sizeof(float) * (size_t)nr * F);
-        if (!fs || !fr) s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
+        float *f2 = malloc(sizeof(float) * (size_t)(n2 > 0 ? n2 : 1) * F);
+        if (!fs || !fr || !f2) s = gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
         if (!s && (real.c != u.in_channels || real.h != S || real.w != S))
             s = gd_error_set(err, GD_ERR_SHAPE, "the evaluation split's images are not the model's");
+        res->fd_real = res->precision_real = res->recall_real = NAN;
         if (!s) {
             gd_classifier_features(clf, all, n, fs);
             gd_classifier_features(clf, real.images, nr, fr);
@@ -124,8 +182,16 @@ gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
             else if (!s)
                 s = gd_knn_precision_recall(fr, nr, fs, n, F, 5, &res->precision, &res->recall, err);
         }
+        if (!s && n2 > 5 && nr > 5) {
+            gd_classifier_features(clf, real.images + img * (size_t)nr, n2, f2);
+            s = gd_frechet_distance(fr, nr, f2, n2, F, &res->fd_real, err);
+            if (!s)
+                s = gd_knn_precision_recall(fr, nr, f2, n2, F, 5, &res->precision_real,
+                                            &res->recall_real, err);
+        }
         free(fs);
         free(fr);
+        free(f2);
         gd_dataset_free(&real);
         if (s) goto done;
     }
@@ -145,6 +211,7 @@ done:
     free(cond);
     free(null);
     free(pred);
+    free(rows);
     gd_eval_model_close(&em);
     gd_dataset_free(&d);
     return s;

@@ -25,6 +25,9 @@ typedef struct gd_eval_classes_result {
     /* in the classifier's feature space, against as many real items of the evaluation split */
     int n_real;
     double fd, precision, recall; /* quality.h; k-NN with k = 5 */
+    /* the same of the split's next n_real items against those: what real data scores at this
+     * sample size (NaN when the split is too small) */
+    double fd_real, precision_real, recall_real;
 } gd_eval_classes_result;
 
 gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
