@@ -1,6 +1,7 @@
 /* cmd_train.c - `gmmdiff train`: trains a UNet2DModel on a data set into a self-describing,
  * resumable run directory (run.json, model/, state.safetensors, metrics, sample grids). */
 #include "cli.h"
+#include "mpi_run.h"
 #include "gmmdiff/classifier.h"
 #include "gmmdiff/cluster.h"
 #include "gmmdiff/image.h"
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,12 +210,26 @@ int gd_cmd_train(int argc, char **argv) {
     }
     if (ro.sample_every < 0) ro.sample_every = ro.ckpt_every;
     if (!strcmp(ds.source, "celeba") && !size_given) ds.size = 64;
+    gd_error err = {0};
+    gd_mpi mpi;
+    if (gd_mpi_start(&mpi, &argc, &argv, &err)) {
+        fprintf(stderr, "gmmdiff train: %s\n", err.msg);
+        return 1;
+    }
+    ro.rank = mpi.rank;
+    ro.ranks = mpi.size;
+    ro.sum = gd_mpi_sum;
+    ro.sum_ctx = &mpi;
+    /* ranks on one machine share its cores unless told otherwise */
+    if (!threads && mpi.local_size > 1) {
+        threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / mpi.local_size;
+        if (threads < 1) threads = 1;
+    }
     gd_set_num_threads(threads);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     ro.stop_flag = &g_stop;
 
-    gd_error err = {0};
     gd_unet_config u;
     gd_dataset d = {0};
     gd_cluster_model cl = {0};
@@ -247,17 +263,22 @@ int gd_cmd_train(int argc, char **argv) {
                 goto done;
             }
         }
-        if (gd_train_run_create(dir, &tc, &ds, &u, &d, &err)) goto fail;
-        if (tc.cond == GD_COND_CLUSTER && gd_cluster_save(&cl, dir, &err)) goto fail;
+        /* rank 0 writes the run; every rank computed the same configuration and clusters */
+        if (mpi.rank == 0 && gd_train_run_create(dir, &tc, &ds, &u, &d, &err)) goto fail;
+        if (mpi.rank == 0 && tc.cond == GD_COND_CLUSTER && gd_cluster_save(&cl, dir, &err))
+            goto fail;
     }
     rc = gd_train_run(dir, &tc, &u, &d, resume != NULL, &ro, &err);
     if (rc == 1) goto fail;
     goto done;
 fail:
-    fprintf(stderr, "gmmdiff train: %s\n", err.msg);
+    if (mpi.size > 1) fprintf(stderr, "gmmdiff train (rank %d of %d): %s\n", mpi.rank, mpi.size,
+                              err.msg);
+    else fprintf(stderr, "gmmdiff train: %s\n", err.msg);
     rc = 1;
 done:
     gd_cluster_free(&cl);
     gd_dataset_free(&d);
+    gd_mpi_finish(&mpi, rc);
     return rc;
 }

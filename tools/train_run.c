@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 gd_train_run_opts gd_train_run_defaults(void) {
-    gd_train_run_opts o = {250, -1, 10, 16, 50, GD_RUN_PROGRESS_AUTO, NULL, 0, 0};
+    gd_train_run_opts o = {250, -1, 10, 16, 50, GD_RUN_PROGRESS_AUTO, NULL, 0, 0, 0, 1, NULL, NULL};
     return o;
 }
 
@@ -122,16 +122,19 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
     gd_run_progress mode = o->progress;
     gd_progress pr;
     int pr_on = 0;
+    const int lead = o->rank == 0, ranks = o->ranks > 1 ? o->ranks : 1;
+    if (!lead) mode = GD_RUN_PROGRESS_NONE;
     if (gd_trainer_new(&t, c, u, d, err)) goto done;
+    if (ranks > 1 && gd_trainer_set_ranks(t, o->rank, ranks, o->sum, o->sum_ctx, err)) goto done;
     char state[4200];
     snprintf(state, sizeof state, "%s/state.safetensors", dir);
     if (resume && exists(state)) {
         if (gd_trainer_resume(t, dir, err)) goto done;
-        if (gd_metrics_truncate_after(dir, gd_trainer_steps_done(t), err)) goto done;
-    } else if (gd_trainer_save(t, dir, err)) {
+        if (lead && gd_metrics_truncate_after(dir, gd_trainer_steps_done(t), err)) goto done;
+    } else if (lead && gd_trainer_save(t, dir, err)) {
         goto done;
     }
-    if (gd_metrics_open(&m, dir, resume, err)) goto done;
+    if (lead && gd_metrics_open(&m, dir, resume, err)) goto done;
     int64_t start = gd_trainer_steps_done(t), last_ckpt = start;
     if (mode != GD_RUN_PROGRESS_NONE && start > 0)
         fprintf(stderr, "resuming %s at step %lld of %d\n", dir, (long long)start, c->steps);
@@ -150,7 +153,9 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
     int64_t nan_step = fault ? atoll(fault) : -1;
     while (gd_trainer_steps_done(t) < c->steps) {
         float lr = gd_trainer_lr(t);
-        if (gd_trainer_steps_done(t) + 1 == nan_step) gd_trainer_poison(t);
+        if (gd_trainer_steps_done(t) + 1 == nan_step && o->rank == ranks - 1)
+            gd_trainer_poison(t);
+        if (ranks > 1 && o->stop_flag && *o->stop_flag) gd_trainer_vote_stop(t);
         if (gd_trainer_step(t, &loss, &gnorm, err)) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
@@ -167,7 +172,9 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
             snprintf(extra, sizeof extra, "lr %.2g", (double)lr);
             gd_progress_update(&pr, step, loss, extra);
         }
-        int last = step == c->steps, stop = o->stop_flag && *o->stop_flag;
+        /* across ranks, a signal on any rank stops every rank after the same step */
+        int last = step == c->steps;
+        int stop = ranks > 1 ? gd_trainer_stop_voted(t) : o->stop_flag && *o->stop_flag;
         int halt = !last && o->stop_at > 0 && step >= o->stop_at;
         if (step % o->log_every == 0 || last || stop || halt) {
             double now = now_s();
@@ -175,7 +182,7 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
             const char *names[6] = {"loss", "lr", "grad_norm", "it_per_s", "elapsed_s",
                                     "aux_loss"};
             double vals[6] = {loss_sum / n_log, lr, gnorm, its, now - t0, gd_trainer_aux_loss(t)};
-            if (gd_metrics_log(m, step, names, vals, c->aux_weight > 0 ? 6 : 5, err)) {
+            if (lead && gd_metrics_log(m, step, names, vals, c->aux_weight > 0 ? 6 : 5, err)) {
                 rc = 1;
                 break;
             }
@@ -185,28 +192,33 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
             s_log = step;
         }
         if (step % o->ckpt_every == 0 || last || stop || halt) {
-            if (gd_trainer_save(t, dir, err)) {
+            if (lead && gd_trainer_save(t, dir, err)) {
                 rc = 1;
                 break;
             }
             last_ckpt = step;
         }
         int sample_every = o->sample_every < 0 ? o->ckpt_every : o->sample_every;
-        if (sample_every > 0 && (step % sample_every == 0 || last)) {
+        if (lead && sample_every > 0 && (step % sample_every == 0 || last)) {
             if (write_grid(t, d, dir, o, err)) {
                 rc = 1;
                 break;
             }
         }
         if (stop) {
-            fprintf(stderr, "stopped by signal %d at step %lld; checkpoint written, continue "
-                            "with: gmmdiff train --resume %s\n", (int)*o->stop_flag,
-                    (long long)step, dir);
+            if (lead && ranks == 1)
+                fprintf(stderr, "stopped by signal %d at step %lld; checkpoint written, continue "
+                                "with: gmmdiff train --resume %s\n", (int)*o->stop_flag,
+                        (long long)step, dir);
+            else if (lead)
+                fprintf(stderr, "stopped by a signal to one of the %d ranks at step %lld; "
+                                "checkpoint written, continue with: gmmdiff train --resume %s\n",
+                        ranks, (long long)step, dir);
             rc = 130;
             break;
         }
         if (halt) {
-            if (!o->quiet)
+            if (!o->quiet && lead)
                 printf("stopped %s at step %lld of %d (--stop-at); continue with: gmmdiff train "
                        "--resume %s\n", dir, (long long)step, c->steps, dir);
             rc = 2;
@@ -214,7 +226,7 @@ int gd_train_run(const char *dir, const gd_train_config *c, const gd_unet_config
         }
     }
     if (pr_on) gd_progress_end(&pr);
-    if (rc == 0 && !o->quiet)
+    if (rc == 0 && !o->quiet && lead)
         printf("trained %s to step %lld (%.1f s); model in %s/model\n", dir,
                (long long)gd_trainer_steps_done(t), now_s() - t0, dir);
     if (rc == 2) rc = 0; /* --stop-at reached */

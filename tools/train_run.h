@@ -23,6 +23,11 @@ typedef struct gd_train_run_opts {
     int quiet;           /* no closing line */
     int stop_at;         /* > 0: checkpoint and stop after this step (the schedule still runs
                             to the configured steps; continue with --resume) */
+    /* data parallel (tools/mpi_run.h): this process is rank `rank` of `ranks`; rank 0 alone
+     * writes checkpoints, metrics, sample grids and messages */
+    int rank, ranks;
+    gd_rank_sum_fn sum;
+    void *sum_ctx;
 } gd_train_run_opts;
 
 gd_train_run_opts gd_train_run_defaults(void);

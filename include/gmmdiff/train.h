@@ -109,6 +109,21 @@ int gd_trainer_null_class(const gd_trainer *t); /* the null row in class mode, e
 struct gd_condition;
 const struct gd_condition *gd_trainer_condition(const gd_trainer *t, const float **ema_means);
 
+/* Data-parallel training (docs/DISTRIBUTED.md). This trainer is rank `rank` of `size`: a step
+ * draws the global batch of size * c->batch items (data order, timesteps, noise, condition
+ * dropout, exactly as one trainer of batch size * c->batch would) and runs its own slice of
+ * c->batch items; then `sum` adds one packed buffer over the ranks, once per step (the
+ * gradients of the UNet and of the condition means, the loss, the consistency term and the
+ * stop votes), which must leave the same values on every rank. Every rank then takes the same
+ * optimizer step. The library has no MPI: the caller supplies `sum` (tools/mpi_run.c). */
+typedef gd_status (*gd_rank_sum_fn)(float *buf, size_t n, void *ctx, gd_error *err);
+gd_status gd_trainer_set_ranks(gd_trainer *t, int rank, int size, gd_rank_sum_fn sum, void *ctx,
+                               gd_error *err);
+/* votes to stop after the next step (a signal on this rank); gd_trainer_stop_voted: some rank
+ * voted at the last step, so every rank stops there together */
+void gd_trainer_vote_stop(gd_trainer *t);
+int gd_trainer_stop_voted(const gd_trainer *t);
+
 /* Fault injection for tests: sets a parameter to NaN, so the next step's loss is NaN. */
 void gd_trainer_poison(gd_trainer *t);
 

@@ -44,6 +44,15 @@ struct gd_trainer {
     float *aux_dout;  /* [batch, C, H, W] the gradient of the UNet's output */
     int *aux_keep;    /* [batch] 1 when the item had its condition (not dropped) */
     float aux_value;  /* the classifier's loss at the last step */
+    /* data parallel: this rank's slice of each global batch, and the sum over ranks */
+    int rank, ranks;
+    gd_rank_sum_fn sum;
+    void *sum_ctx;
+    float *packed;    /* [P + CP + 3] gradients, loss, consistency term, stop votes */
+    float *skip_x;    /* [C*H*W] and [dim], [n_attrs]: another rank's item, drawn and dropped */
+    float *skip_c;
+    int *skip_rows;
+    int vote, voted;
 };
 
 static void stream_seed(gd_rng *r, uint64_t seed, int stream, int64_t counter) {
@@ -80,6 +89,7 @@ gd_status gd_trainer_new(gd_trainer **out, const gd_train_config *c, const gd_un
     t->u = *u;
     t->d = d;
     t->perm_epoch = -1;
+    t->ranks = 1;
     t->null_class = c->cond == GD_COND_CLASS && !gmm ? d->n_classes : -1;
     t->g = gd_graph_new();
     t->io = gd_unet_declare(t->g, u, c->batch, d->h, d->w);
@@ -176,7 +186,56 @@ void gd_trainer_free(gd_trainer *t) {
     free(t->aux);
     free(t->aux_dout);
     free(t->aux_keep);
+    free(t->packed);
+    free(t->skip_x);
+    free(t->skip_c);
+    free(t->skip_rows);
     free(t);
+}
+
+gd_status gd_trainer_set_ranks(gd_trainer *t, int rank, int size, gd_rank_sum_fn sum, void *ctx,
+                               gd_error *err) {
+    if (size < 1 || rank < 0 || rank >= size || (size > 1 && !sum))
+        return gd_error_set(err, GD_ERR_ARG, "rank %d of %d is not a valid rank", rank, size);
+    t->rank = rank;
+    t->ranks = size;
+    t->sum = sum;
+    t->sum_ctx = ctx;
+    if (size > 1 && !t->packed) {
+        const gd_dataset *d = t->d;
+        t->packed = malloc(sizeof(float) * (t->P + t->CP + 3));
+        t->skip_x = malloc(sizeof(float) * (size_t)d->c * d->h * d->w);
+        t->skip_c = malloc(sizeof(float) * (size_t)(t->cnd ? t->cnd->dim : 1));
+        t->skip_rows = malloc(sizeof(int) * (size_t)(t->cnd ? t->cnd->n_attrs : 1));
+        if (!t->packed || !t->skip_x || !t->skip_c || !t->skip_rows)
+            return gd_error_set(err, GD_ERR_NOMEM, "trainer: out of memory for %d ranks", size);
+    }
+    return GD_OK;
+}
+
+void gd_trainer_vote_stop(gd_trainer *t) { t->vote = 1; }
+int gd_trainer_stop_voted(const gd_trainer *t) { return t->voted; }
+
+/* the sum over ranks of the gradients (UNet, condition means), the loss, the consistency term
+ * and the stop votes, in one call; the gradients and values become their means */
+static gd_status sum_ranks(gd_trainer *t, float *gr, float *l, gd_error *err) {
+    const size_t P = t->P, CP = t->cnd ? t->CP : 0;
+    float *b = t->packed;
+    memcpy(b, gr, sizeof(float) * P);
+    if (CP) memcpy(b + P, t->cgrad, sizeof(float) * CP);
+    b[P + CP] = *l;
+    b[P + CP + 1] = t->aux ? t->aux_value : 0.0f;
+    b[P + CP + 2] = (float)t->vote;
+    gd_status s = t->sum(b, P + CP + 3, t->sum_ctx, err);
+    if (s) return s;
+    const float inv = 1.0f / (float)t->ranks;
+    for (size_t j = 0; j < P; j++) gr[j] = b[j] * inv;
+    for (size_t j = 0; j < CP; j++) t->cgrad[j] = b[P + j] * inv;
+    *l = b[P + CP] * inv;
+    if (t->aux) t->aux_value = b[P + CP + 1] * inv;
+    t->voted = b[P + CP + 2] > 0;
+    t->vote = 0;
+    return GD_OK;
 }
 
 
@@ -207,7 +266,8 @@ static void aux_gradient(gd_trainer *t, const float *tt) {
     float *targets = gd_data(m->g, m->io.target), ac[GD_CONSISTENCY_MAX_BATCH];
     for (int i = 0; i < B; i++) {
         ac[i] = t->sched.alphas_cumprod[(int)tt[i]];
-        int k = data_item(t, t->step * B + i), vals[GD_CLS_MAX_HEADS];
+        int k = data_item(t, (t->step * t->ranks + t->rank) * (int64_t)B + i);
+        int vals[GD_CLS_MAX_HEADS];
         for (int h = 0; h < cc->n_heads; h++)
             vals[h] = d->labels[(size_t)k * d->n_attrs + cc->head_attr[h]];
         gd_classifier_target_row(cc, vals, targets + (size_t)i * n_out);
@@ -230,20 +290,28 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
     float *cls = t->io.cls >= 0 ? gd_data(t->g, t->io.cls) : NULL;
     gd_rng r;
     stream_seed(&r, t->c.seed, STREAM_STEP, t->step);
-    for (int i = 0; i < B; i++) { /* fixed draw order: timestep, noise, condition dropout */
-        int k = data_item(t, t->step * B + i);
+    /* the global batch of ranks * B items is drawn in full on every rank, in one fixed order
+     * (timestep, noise, condition dropout per item); this rank keeps items lo .. lo + B - 1 */
+    const int lo = t->rank * B, GB = B * t->ranks;
+    const int64_t base = t->step * (int64_t)GB;
+    for (int g = 0; g < GB; g++) {
+        const int i = g - lo, mine = i >= 0 && i < B;
+        int k = data_item(t, base + g);
         const float *x0 = d->images + (size_t)k * item;
         int ts = (int)gd_rng_below(&r, (uint64_t)t->sched.n);
         float ac = t->sched.alphas_cumprod[ts];
-        gd_rng_fill_normal(&r, t->eps, item, 0.0f, 1.0f);
-        gd_add_noise(x + i * item, x0, t->eps, item, ac);
-        gd_training_target(tgt + i * item, x0, t->eps, item, ac, t->c.sched.prediction);
-        tt[i] = (float)ts;
+        gd_rng_fill_normal(&r, mine ? t->eps : t->skip_x, item, 0.0f, 1.0f);
+        if (mine) {
+            gd_add_noise(x + i * item, x0, t->eps, item, ac);
+            gd_training_target(tgt + i * item, x0, t->eps, item, ac, t->c.sched.prediction);
+            tt[i] = (float)ts;
+        }
         double u = gd_rng_uniform(&r);
-        if (t->aux_keep) t->aux_keep[i] = !(u < t->c.cond_drop);
+        if (t->aux_keep && mine) t->aux_keep[i] = !(u < t->c.cond_drop);
         if (t->cnd) { /* then the components (posterior draws) and their noise */
-            int A = t->cnd->n_attrs, *rows = t->rows + (size_t)i * (size_t)A;
-            float *ci = cls + (size_t)i * (size_t)t->cnd->dim;
+            int A = t->cnd->n_attrs;
+            int *rows = mine ? t->rows + (size_t)i * (size_t)A : t->skip_rows;
+            float *ci = mine ? cls + (size_t)i * (size_t)t->cnd->dim : t->skip_c;
             if (u < t->c.cond_drop) {
                 for (int a = 0; a < A; a++) rows[a] = t->cnd->attrs[a].null_row;
                 gd_condition_compose(t->cnd, t->cmu, rows, NULL, ci);
@@ -251,19 +319,20 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
                 gd_condition_item_rows(t->cnd, d, t->attr_map, k, &r, rows);
                 gd_condition_compose(t->cnd, t->cmu, rows, &r, ci);
             }
-        } else if (cls) {
+        } else if (cls && mine) {
             cls[i] = (float)(u < t->c.cond_drop ? t->null_class : d->cls[k]);
         }
     }
     gd_graph_forward(t->g);
     float l = gd_data(t->g, t->loss)[0];
-    if (!isfinite(l))
+    /* one rank alone: stop at once; several: every rank reaches the sum, then all stop */
+    if (!isfinite(l) && t->ranks == 1)
         return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the loss is %f; stopped before "
                             "updating the weights", (long long)t->step + 1, (double)l);
     gd_graph_zero_grad(t->g);
     if (t->aux) {
         aux_gradient(t, tt);
-        if (!isfinite(t->aux_value))
+        if (!isfinite(t->aux_value) && t->ranks == 1)
             return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the consistency term is %f; "
                                 "stopped before updating the weights", (long long)t->step + 1,
                                 (double)t->aux_value);
@@ -274,8 +343,21 @@ gd_status gd_trainer_step(gd_trainer *t, float *loss, float *grad_norm, gd_error
     size_t P;
     float *p = gd_graph_params(t->g, &P), *gr = gd_graph_param_grads(t->g, NULL);
     float norm;
-    if (t->cnd) { /* d c / d mu_r = I for every row r composed into c */
-        gd_condition_backward(t->cnd, t->rows, B, gd_grad(t->g, t->io.cls), t->cgrad);
+    /* d c / d mu_r = I for every row r composed into c */
+    if (t->cnd) gd_condition_backward(t->cnd, t->rows, B, gd_grad(t->g, t->io.cls), t->cgrad);
+    if (t->ranks > 1) {
+        gd_status s = sum_ranks(t, gr, &l, err);
+        if (s) return s;
+        if (!isfinite(l))
+            return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the loss (mean over %d ranks) "
+                                "is %f; stopped before updating the weights",
+                                (long long)t->step + 1, t->ranks, (double)l);
+        if (t->aux && !isfinite(t->aux_value))
+            return gd_error_set(err, GD_ERR_NUMERIC, "step %lld: the consistency term (mean over "
+                                "%d ranks) is %f; stopped before updating the weights",
+                                (long long)t->step + 1, t->ranks, (double)t->aux_value);
+    }
+    if (t->cnd) {
         /* one global norm over the UNet's and the means' gradients */
         double ss = 0;
         for (size_t j = 0; j < P; j++) ss += (double)gr[j] * gr[j];
