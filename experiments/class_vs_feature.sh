@@ -13,8 +13,10 @@
 #   experiments/class_vs_feature.sh [short|full] [OUT]     (default: short, runs/class_vs_feature)
 #
 # short: 600 steps per run (about 2.5 min each on 2 cores), full: 3000 steps. Seeds 1 2 3 (env
-# SEEDS, threads per run: env THREADS). Runs that exist are resumed and evaluations newer than
-# their checkpoint kept, so an interrupted experiment continues.
+# SEEDS, threads per run: env THREADS; env STEPS, PER, PER_HELDOUT override the budget's steps
+# and samples per combination). Runs that exist are resumed and evaluations newer than their
+# checkpoint kept, so an interrupted experiment continues. Losses are logged every 5 steps (the
+# stability figures of consistency.sh read them).
 set -eu
 BUDGET=${1:-short}
 OUT=${2:-runs/class_vs_feature-$BUDGET}
@@ -22,10 +24,13 @@ SEEDS=${SEEDS:-"1 2 3"}
 MODES=${MODES:-"class class-gmm feature"}
 TH=${THREADS:+--threads $THREADS} # env THREADS: threads per run (default all cores)
 case "$BUDGET" in
-short) STEPS=600 ;;
-full) STEPS=3000 ;;
+short) N=600 ;;
+full) N=3000 ;;
 *) echo "usage: $0 [short|full] [OUT]" >&2; exit 2 ;;
 esac
+STEPS=${STEPS:-$N}             # env overrides of the budget (experiments/run_all.sh sets them)
+PER=${PER:-8}                  # samples per trained combination
+PER_HELDOUT=${PER_HELDOUT:-40} # samples per held-out combination
 cd "$(dirname "$0")/.."
 make build >/dev/null
 G=./build/gmmdiff
@@ -41,14 +46,16 @@ for seed in $SEEDS; do
             $G train --resume "$R" --progress none --sample-every 0 $TH
         else
             $G train --data shapes $COND --seed "$seed" --steps "$STEPS" --batch 32 \
-                --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 --ckpt-every 200 $TH
+                --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 --ckpt-every 200 \
+                --log-every 5 $TH
         fi
         # an evaluation newer than the run's checkpoint is kept
         if [ ! "$R/eval-trained.json" -nt "$R/state.safetensors" ]; then
-            $G eval --run "$R" --per-class 8 --seed 0 --out "$R/eval-trained.json" $TH >/dev/null
+            $G eval --run "$R" --per-class "$PER" --seed 0 --out "$R/eval-trained.json" \
+                --grid "$R/eval-trained.png" $TH >/dev/null
         fi
         if [ "$mode" = feature ] && [ ! "$R/eval-heldout.json" -nt "$R/state.safetensors" ]; then
-            $G eval --run "$R" --heldout --per-class 40 --seed 0 --out "$R/eval-heldout.json" $TH >/dev/null
+            $G eval --run "$R" --heldout --per-class "$PER_HELDOUT" --seed 0 --out "$R/eval-heldout.json" $TH >/dev/null
         fi
         echo "done $R"
     done

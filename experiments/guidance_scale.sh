@@ -6,7 +6,8 @@
 #
 #   experiments/guidance_scale.sh RUN [OUT]       (default OUT: runs/guidance_scale)
 #
-# RUN is a class- or feature-conditioned shapes run (e.g. one of class_vs_feature.sh's).
+# RUN is a class- or feature-conditioned shapes run (e.g. one of class_vs_feature.sh's); RUN
+# "-" trains the two classifiers and stops (experiments/consistency.sh uses them too).
 # env SCALES (default "0 1 3 10"; SCALES_BCE and SCALES_NGMG set one loss's own), PER
 # (samples per combination, default 4), CLF_STEPS (1500), THREADS (threads per process).
 # Classifiers and evaluations that exist are kept.
@@ -29,6 +30,7 @@ for loss in bce ngmg; do
         $G classifier train --data shapes --noisy --loss "$loss" --steps "$CLF_STEPS" --batch 64 \
             --seed 1 --out "$C" $TH | tail -1
     fi
+    [ "$RUN" = - ] && continue
     if [ "$loss" = bce ]; then SC=$SCALES_BCE; else SC=$SCALES_NGMG; fi
     for s in $SC; do
         E="$OUT/eval-$loss-$s.json"
@@ -37,6 +39,7 @@ for loss in bce ngmg; do
         echo "done $E"
     done
 done
+[ "$RUN" = - ] && exit 0
 python3 - "$OUT" "$RUN" "$SCALES_BCE" "$SCALES_NGMG" <<'PY'
 import json, os, sys
 out, run = sys.argv[1], sys.argv[2]

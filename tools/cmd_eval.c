@@ -230,7 +230,9 @@ int gd_cmd_eval(int argc, char **argv) {
         json_object_set_new(o, "data", json_string(ds.source));
     }
     if (!s && score) {
-        gd_eval_classes_opts co = {score_per, eo.steps, eo.cfg, eo.seed, 64, NULL};
+        /* --grid: the scored samples, when no other evaluation draws it */
+        gd_eval_classes_opts co = {score_per, eo.steps, eo.cfg, eo.seed, 64,
+                                   shapes || features ? NULL : eo.grid};
         s = eval_scored(run, &clf, score, &co, o, &err);
     }
     gd_classifier_close(&clf);
