@@ -122,6 +122,8 @@ expect 0 "wrote" "cluster: sample a named cluster" -- "$G" sample --model "$T/ca
 expect 0 '"clusters":4,"samples":8,"cluster_accuracy":' "cluster: eval" -- "$G" eval --run "$T/ca" \
     --per-class 2 --steps 3 --threads 1 --out "$T/ce.json"
 grep -q '"real_purity":{"shape":{"purity":' "$T/ce.json" && ok || bad "cluster eval: purity of the real data's clusters"
+expect 0 "\"run\":\"$T/ca\",.*\"clusters\":4,\"samples\":4," "eval --model RUN/model names the run" -- \
+    "$G" eval --model "$T/ca/model/" --per-class 1 --steps 3 --threads 1
 rm "$T/cb/cluster_gmm.json"
 expect 1 "cb/cluster_gmm.json" "cluster: resume without its GMM" -- "$G" train --resume "$T/cb" --steps 60
 expect 2 "--clusters" "cluster: one cluster" -- "$G" train --out "$T/x3" $F --cond cluster --clusters 1

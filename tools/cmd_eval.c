@@ -26,7 +26,8 @@ static void eval_help(void) {
            "    same error without control and of the real test images;\n"
            "  cluster model: the fraction of each cluster's samples that the run's embedding\n"
            "    and GMM put back in that cluster.\n"
-           "  --run RUN          a training run directory (gmmdiff train)\n"
+           "  --run RUN          a training run directory (gmmdiff train); --model RUN or\n"
+           "                     --model RUN/model say the same\n"
            "  --heldout          shapes: the 6 held-out combinations (feature models only)\n"
            "  --per-class N      samples per combination, component or cluster (default 8;\n"
            "                     16 for controllability and clusters)\n"
@@ -158,7 +159,7 @@ int gd_cmd_eval(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { eval_help(); return 0; }
         else if (!strcmp(a, "--heldout")) { eo.heldout = 1; continue; }
-        else if (!strcmp(a, "--run") && v) run = v;
+        else if ((!strcmp(a, "--run") || !strcmp(a, "--model")) && v) run = v;
         else if (!strcmp(a, "--out") && v) out = v;
         else if (!strcmp(a, "--grid") && v) eo.grid = v;
         else if (!strcmp(a, "--classifier") && v) eo.classifier = v;
@@ -183,6 +184,16 @@ int gd_cmd_eval(int argc, char **argv) {
     if (!run) {
         fprintf(stderr, "gmmdiff eval: --run RUN is required (see --help)\n");
         return 2;
+    }
+    /* --model RUN/model names the run that holds it (the data set is in run.json) */
+    char parent[4096];
+    size_t rl = strlen(run);
+    while (rl > 1 && run[rl - 1] == '/') rl--;
+    if (rl >= 6 && rl < sizeof parent && !strncmp(run + rl - 6, "/model", 6)) {
+        snprintf(parent, sizeof parent, "%.*s", (int)(rl - 6), run);
+        run = parent;
+    } else if (rl == 5 && !strncmp(run, "model", 5)) {
+        run = ".";
     }
     gd_sampler_kind kind;
     if (gd_sampler_parse(sampler, &kind)) {
