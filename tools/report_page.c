@@ -184,7 +184,15 @@ static void rp_train_cells(const gd_report_run *r, char cells[RP_NTRAIN][96]) {
     if (!data) data = json_string_value(json_object_get(json_object_get(r->cfg, "data"), "name"));
     if (data) snprintf(cells[1], 96, "%s", gd_report_base(data)); /* a folder: its name */
     const char *cond = json_string_value(json_object_get(r->cfg, "cond"));
-    if (cond) snprintf(cells[2], 96, "%s", cond);
+    if (cond) { /* class components and the consistency term are told apart too */
+        double sigma = rp_get_num(r->cfg, "cond_sigma"), aux = rp_get_num(r->cfg, "aux_weight");
+        const char *aux_loss = json_string_value(json_object_get(r->cfg, "aux_loss"));
+        int k = snprintf(cells[2], 96, "%s", cond);
+        if (!strcmp(cond, "class") && sigma > 0 && k < 96)
+            k += snprintf(cells[2] + k, 96 - (size_t)k, ", sigma %g", sigma);
+        if (aux > 0 && k < 96)
+            snprintf(cells[2] + k, 96 - (size_t)k, " + %s term x%g", aux_loss ? aux_loss : "aux", aux);
+    }
     double planned = rp_get_num(r->cfg, "steps"), done = NAN;
     for (int i = 0; i < r->n; i++)
         if (!isfinite(done) || r->step[i] > done) done = r->step[i];
