@@ -36,6 +36,8 @@ gd_status gd_mpi_start(gd_mpi *m, int *argc, char ***argv, gd_error *err) {
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
     MPI_Comm_size(local, &m->local_size);
     MPI_Comm_free(&local);
+    const char *tv = getenv("GMMDIFF_MPI_TIMING");
+    m->timing = tv && *tv && strcmp(tv, "0");
     if (m->rank == 0 && m->size > 1) {
         m->gather = malloc(sizeof(float) * (size_t)m->size * CHUNK);
         if (!m->gather)
@@ -56,6 +58,12 @@ gd_status gd_mpi_sum(float *buf, size_t n, void *ctx, gd_error *err) {
     gd_mpi *m = ctx;
     if (m->size == 1) return GD_OK;
 #ifdef GD_MPI
+    double t0 = 0, t1 = 0;
+    if (m->timing) {
+        t0 = MPI_Wtime();
+        MPI_Barrier(MPI_COMM_WORLD);
+        t1 = MPI_Wtime();
+    }
     for (size_t off = 0; off < n; off += CHUNK) {
         const int c = (int)(n - off < CHUNK ? n - off : CHUNK);
         if (MPI_Gather(buf + off, c, MPI_FLOAT, m->gather, c, MPI_FLOAT, 0, MPI_COMM_WORLD) !=
@@ -70,6 +78,12 @@ gd_status gd_mpi_sum(float *buf, size_t n, void *ctx, gd_error *err) {
         if (MPI_Bcast(buf + off, c, MPI_FLOAT, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
             return gd_error_set(err, GD_ERR_IO, "rank %d: MPI_Bcast failed", m->rank);
     }
+    if (m->timing) {
+        m->t_wait += t1 - t0;
+        m->t_sum += MPI_Wtime() - t1;
+        m->sums++;
+        m->floats = n;
+    }
     return GD_OK;
 #else
     (void)buf;
@@ -83,6 +97,10 @@ void gd_mpi_finish(gd_mpi *m, int rc) {
     m->gather = NULL;
 #ifdef GD_MPI
     if (!m->active) return;
+    if (m->timing && m->rank == 0 && m->sums)
+        fprintf(stderr, "sum over %d ranks: %ld steps, %.3f ms per step waiting for the slowest "
+                        "rank, %.3f ms per step summing %zu floats\n", m->size, m->sums,
+                1e3 * m->t_wait / m->sums, 1e3 * m->t_sum / m->sums, m->floats);
     if (rc == 0 || rc == 130) {
         MPI_Finalize();
     } else {

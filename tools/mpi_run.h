@@ -12,6 +12,12 @@ typedef struct gd_mpi {
     int local_size;   /* ranks on this machine */
     int active;       /* MPI is initialised */
     float *gather;    /* rank 0: [size * chunk] */
+    /* GMMDIFF_MPI_TIMING=1: a barrier before each sum separates waiting for the slowest rank
+     * from the sum itself; rank 0 prints both per step at the end (docs/DISTRIBUTED.md) */
+    int timing;
+    long sums;
+    double t_wait, t_sum;
+    size_t floats;
 } gd_mpi;
 
 /* Joins the job when a launcher started this process (its environment says so). Exits with a
