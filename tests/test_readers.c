@@ -1,6 +1,7 @@
 /* test_readers.c - the data readers on small files written here: Fashion-MNIST IDX (gzipped and
  * plain), a PNG folder with its CSV, CelebA's JPEGs and lists; every bad input refused with the
  * file named; the measured features on hand-made images; the real Fashion-MNIST when installed. */
+#include "gmmdiff/image.h"
 #include "gmmdiff/readers.h"
 #include "testutil.h"
 
@@ -319,6 +320,77 @@ static void test_folder(void) {
     refused("folder 2 channels", s, GD_ERR_ARG, &err, &d, at("pf"), "channels");
 }
 
+/* ---- the PNG reader on bad files ---- */
+/* appends one PNG chunk (length, type, data, CRC) to f */
+static void put_png_chunk(FILE *f, const char *type, const unsigned char *d, unsigned n) {
+    unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                            (unsigned char)(n >> 8), (unsigned char)n};
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)type, 4);
+    crc = crc32(crc, d, n);
+    unsigned char c[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
+                          (unsigned char)(crc >> 8), (unsigned char)crc};
+    fwrite(len, 1, 4, f);
+    fwrite(type, 1, 4, f);
+    fwrite(d, 1, n, f);
+    fwrite(c, 1, 4, f);
+}
+
+/* reads path as grey and as RGB; both must be refused with status want, naming the file and
+ * needle, and leave no buffer (under LeakSanitizer: none leaked either) */
+static void png_refused(const char *label, const char *path, gd_status want, const char *needle) {
+    for (int c = 1; c <= 3; c += 2) {
+        float *px = (float *)1;
+        int h = -1, w = -1;
+        gd_error err = {0};
+        gd_status s = gd_png_read(path, c, &px, &h, &w, &err);
+        char l[300];
+        snprintf(l, sizeof l, "%s (%d channels): refused (%s), naming the file and '%s'", label, c,
+                 gd_status_name(want), needle);
+        TEST_COND(l, s == want && px == NULL && strstr(err.msg, path) && strstr(err.msg, needle));
+        if (c == 1) printf("  %s -> %s\n", label, err.msg);
+    }
+}
+
+static void test_png_bad(void) {
+    unsigned char px[16 * 16];
+    for (int i = 0; i < 16 * 16; i++) px[i] = (unsigned char)(i * 13);
+    write_png(at("good.png"), 16, 16, 1, px);
+    FILE *f = fopen(at("good.png"), "rb");
+    unsigned char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    size_t idat = 0;
+    for (size_t i = 8; i + 4 <= n && !idat; i++)
+        if (!memcmp(buf + i, "IDAT", 4)) idat = i;
+    TEST_COND("png: the written file has an IDAT chunk", idat > 0);
+    /* a flipped byte in the compressed pixels: libpng fails inside png_read_image, after the
+     * reader has allocated its buffers (the fuzzer's first finding: they leaked) */
+    buf[idat + 8] ^= 0x55;
+    f = fopen(at("bad_idat.png"), "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    png_refused("png corrupt pixel data", at("bad_idat.png"), GD_ERR_FORMAT, "corrupt");
+    buf[idat + 8] ^= 0x55;
+    /* cut inside the pixel data */
+    f = fopen(at("cut.png"), "wb");
+    fwrite(buf, 1, idat + 12, f);
+    fclose(f);
+    png_refused("png truncated", at("cut.png"), GD_ERR_FORMAT, "truncated");
+    /* a 16384 x 16384 RGB header and a few bytes of pixels: refused before the reader allocates
+     * 4 GiB from the header (a 68-byte file) */
+    f = fopen(at("huge.png"), "wb");
+    fwrite("\x89PNG\r\n\x1a\n", 1, 8, f);
+    unsigned char ihdr[13] = {0, 0, 0x40, 0, 0, 0, 0x40, 0, 8, 2, 0, 0, 0};
+    put_png_chunk(f, "IHDR", ihdr, 13);
+    unsigned char z[64], raw[10] = {0};
+    uLongf zn = sizeof z;
+    compress(z, &zn, raw, sizeof raw);
+    put_png_chunk(f, "IDAT", z, (unsigned)zn);
+    put_png_chunk(f, "IEND", (const unsigned char *)"", 0);
+    fclose(f);
+    png_refused("png huge header", at("huge.png"), GD_ERR_NOMEM, "16384x16384");
+}
+
 /* ---- CelebA ---- */
 #define CW 178
 #define CH 218
@@ -529,6 +601,7 @@ int main(void) {
     test_fashion();
     test_fashion_installed();
     test_folder();
+    test_png_bad();
     test_celeba();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

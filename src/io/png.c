@@ -86,6 +86,17 @@ gd_status gd_png_write_grid(const char *path, const float *x, int n, int c, int 
     return s;
 }
 
+/* libpng's error callback: keeps its reason for our message (instead of printing it) and
+ * jumps back to gd_png_read's setjmp */
+static void png_on_error(png_structp png, png_const_charp msg) {
+    char *reason = png_get_error_ptr(png);
+    snprintf(reason, 128, "%s", msg);
+    png_longjmp(png, 1);
+}
+/* warnings (a bad ancillary chunk, a wrong sRGB profile) do not stop the read; a library does not
+ * print them */
+static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
 gd_status gd_png_read(const char *path, int want_c, float **data, int *h, int *w, gd_error *err) {
     GD_ASSERT(want_c == 1 || want_c == 3);
     *data = NULL;
@@ -96,18 +107,22 @@ gd_status gd_png_read(const char *path, int want_c, float **data, int *h, int *w
         fclose(f);
         return gd_error_set(err, GD_ERR_FORMAT, "%s: not a PNG file", path);
     }
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    char reason[128] = "";
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, reason, png_on_error,
+                                             png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    unsigned char *img = NULL;
-    png_bytep *rowp = NULL;
-    float *out = NULL;
+    /* volatile: they are set after setjmp, and only a volatile local is sure to hold its value
+     * when libpng's longjmp lands there (else a corrupt file leaks the buffers) */
+    unsigned char *volatile img = NULL;
+    png_bytep *volatile rowp = NULL;
+    float *volatile out = NULL;
     gd_status s = GD_OK;
     if (!png || !info) {
         s = gd_error_set(err, GD_ERR_NOMEM, "%s: cannot start libpng", path);
         goto done;
     }
     if (setjmp(png_jmpbuf(png))) {
-        s = gd_error_set(err, GD_ERR_FORMAT, "%s: corrupt or truncated PNG", path);
+        s = gd_error_set(err, GD_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", path, reason);
         goto done;
     }
     png_init_io(png, f);
@@ -115,11 +130,19 @@ gd_status gd_png_read(const char *path, int want_c, float **data, int *h, int *w
     png_set_user_limits(png, GD_PNG_MAX_SIDE, GD_PNG_MAX_SIDE);
     png_read_info(png, info);
     png_uint_32 W = png_get_image_width(png, info), H = png_get_image_height(png, info);
+    /* checked before anything is allocated from the header: 40 bytes of it could otherwise ask
+     * for 16 bytes per pixel (4 GiB at 16384 x 16384) before a single row is decoded */
+    if (W > GD_PNG_MAX_READ_SIDE || H > GD_PNG_MAX_READ_SIDE) {
+        s = gd_error_set(err, GD_ERR_NOMEM, "%s: a %ux%u image is beyond the limit of %d pixels "
+                         "a side", path, (unsigned)W, (unsigned)H, GD_PNG_MAX_READ_SIDE);
+        goto done;
+    }
     int ct = png_get_color_type(png, info), bd = png_get_bit_depth(png, info);
     if (bd == 16) png_set_strip_16(png);
     if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (ct == PNG_COLOR_TYPE_GRAY && bd < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (ct & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    png_set_interlace_handling(png); /* png_read_image de-interlaces Adam7 itself */
     png_read_update_info(png, info);
     int pc = png_get_channels(png, info);
     size_t rb = png_get_rowbytes(png, info);
