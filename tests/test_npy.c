@@ -69,6 +69,11 @@ int main(void) {
 
     raw_npy(at("trunc.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", v, 20);
     refused("truncated data", at("trunc.npy"), "truncated");
+    /* a header asking for 2^31 float32 (8 GiB) over 20 bytes of data: refused from the file's
+     * size, before the reader allocates twice that */
+    raw_npy(at("huge.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648,), }\n",
+            v, 20);
+    refused("header larger than the file", at("huge.npy"), "shape needs 8589934592 data bytes");
     raw_npy(at("fortran.npy"), "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n", v, 24);
     refused("Fortran order", at("fortran.npy"), "Fortran");
     raw_npy(at("c16.npy"), "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }\n", v, 16);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NPY_MAX_HEADER 65536
 #define NPY_MAX_BYTES ((uint64_t)16 << 30) /* 16 GiB of data at most */
@@ -117,6 +118,17 @@ gd_status gd_npy_read(gd_npy *a, const char *path, gd_error *err) {
     }
     if ((uint64_t)a->numel * es > NPY_MAX_BYTES) {
         st = gd_error_set(err, GD_ERR_NOMEM, "%s: %zu elements is beyond the limit", path, a->numel);
+        goto done;
+    }
+    /* the data must be in the file before it is allocated: a header alone could otherwise ask
+     * for up to NPY_MAX_BYTES twice over */
+    struct stat sb;
+    long at = ftell(f);
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && at >= 0 &&
+        (uint64_t)a->numel * es > (uint64_t)sb.st_size - (uint64_t)at) {
+        st = gd_error_set(err, GD_ERR_FORMAT, "%s: truncated: the header's shape needs %zu data "
+                          "bytes, the file has %lld", path, a->numel * es,
+                          (long long)sb.st_size - at);
         goto done;
     }
     raw = malloc(a->numel * es + 1);
