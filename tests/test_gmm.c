@@ -535,6 +535,11 @@ static void check_files(const char *fixdir, const char *tmp) {
          "[[[1, 0], [0, 1]], [[1, 0], [0, 1]]], \"colour\": 3}", "unknown key 'colour'"},
         {"%s\"weights\": [1.25, -0.25], \"means\": [[0, 1], [2, 3]], "
          "\"covariances\": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]}", "weights[0] = 1.25"},
+        /* sizes the arrays do not have: refused from the arrays' shapes before the 80 GB the
+         * sizes ask for is allocated */
+        {"{\"format\": \"gmmdiff-gmm\", \"version\": 1, \"covariance_type\": \"diag\", "
+         "\"n_components\": 100000, \"n_features\": 100000, \"weights\": [1], \"means\": [[0]], "
+         "\"covariances\": [[1]]}", "'weights' must be an array of 100000"},
     };
     snprintf(path, sizeof path, "%s/good.json", tmp);
     char text[1024];

@@ -183,16 +183,17 @@ static const char *const known_keys[] = {"format", "version", "covariance_type",
                                          "n_features", "weights", "means", "covariances",
                                          "converged", "n_iter", "lower_bound", "reg_covar"};
 
-/* the nested array v of shape dims[0..nd) into out (row-major); name is its place in the file,
- * e.g. "means[2]", for messages */
+/* the nested array v of shape dims[0..nd) into out (row-major), or only checked when out is
+ * NULL; name is its place in the file, e.g. "means[2]", for messages */
 static gd_status read_array(const char *path, const char *name, json_t *v, const int *dims,
                             int nd, double *out, gd_error *err) {
     if (nd == 0) {
         if (!json_is_number(v))
             return gd_error_set(err, GD_ERR_FORMAT, "%s: '%s' is not a number", path, name);
-        *out = json_number_value(v);
-        if (!isfinite(*out))
+        double x = json_number_value(v);
+        if (!isfinite(x))
             return gd_error_set(err, GD_ERR_FORMAT, "%s: '%s' is not finite", path, name);
+        if (out) *out = x;
         return GD_OK;
     }
     if (!v) return gd_error_set(err, GD_ERR_FORMAT, "%s: '%s' is missing", path, name);
@@ -205,7 +206,7 @@ static gd_status read_array(const char *path, const char *name, json_t *v, const
         char sub[160];
         snprintf(sub, sizeof sub, "%s[%d]", name, i);
         gd_status s = read_array(path, sub, json_array_get(v, (size_t)i), dims + 1, nd - 1,
-                                 out + i * inner, err);
+                                 out ? out + i * inner : NULL, err);
         if (s) return s;
     }
     return GD_OK;
@@ -278,22 +279,29 @@ gd_status gd_gmm_load(gd_gmm *m, const char *path, gd_error *err) {
         goto done;
     }
     size_t nc = gd_gmm_cov_numel(cov, k, d);
-    w = malloc(sizeof(double) * k);
-    mu = malloc(sizeof(double) * k * d);
-    cv = malloc(sizeof(double) * nc);
-    if (!w || !mu || !cv) {
-        s = gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
-    }
     int dk[1] = {k}, dkd[2] = {k, d}, dkdd[3] = {k, d, d}, ddd[2] = {d, d};
     const int *cdims = cov == GD_GMM_COV_FULL ? dkdd : cov == GD_GMM_COV_TIED ? ddd
                      : cov == GD_GMM_COV_DIAG ? dkd : dk;
     int cnd = cov == GD_GMM_COV_FULL ? 3 : cov == GD_GMM_COV_SPHERICAL ? 1 : 2;
-    if ((s = read_array(path, "weights", json_object_get(root, "weights"), dk, 1, w, err)) ||
-        (s = read_array(path, "means", json_object_get(root, "means"), dkd, 2, mu, err)) ||
-        (s = read_array(path, "covariances", json_object_get(root, "covariances"), cdims, cnd, cv,
-                        err)))
-        goto done;
+    /* the arrays' shapes are checked before anything is allocated from n_components and
+     * n_features: every number must then be in the file, so a short file cannot ask for more
+     * than it holds (100000 x 100000 means would be 80 GB) */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            w = malloc(sizeof(double) * k);
+            mu = malloc(sizeof(double) * k * d);
+            cv = malloc(sizeof(double) * nc);
+            if (!w || !mu || !cv) {
+                s = gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
+                goto done;
+            }
+        }
+        if ((s = read_array(path, "weights", json_object_get(root, "weights"), dk, 1, w, err)) ||
+            (s = read_array(path, "means", json_object_get(root, "means"), dkd, 2, mu, err)) ||
+            (s = read_array(path, "covariances", json_object_get(root, "covariances"), cdims, cnd,
+                            cv, err)))
+            goto done;
+    }
     if ((s = gd_gmm_from_params(m, k, d, cov, w, mu, cv, path, err))) goto done;
     v = json_object_get(root, "converged");
     if (v && !json_is_boolean(v)) {
