@@ -9,7 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
 
 /* 600 items: colour (red/green/blue, 1:2:3) and a continuous "ink" from two well separated
  * modes, -2 (1/3 of the items) and 3 (2/3) */
@@ -212,6 +222,47 @@ int main(void) {
         TEST_COND("a corrupt condition.json is refused, naming the file and problem",
                   s != GD_OK && strstr(err.msg, path) && strstr(err.msg, want[i]) && !m2);
     }
+    /* 48 attributes of 64 values and dim 2^20: 3120 x 2^20 means (13 GB) beside a
+     * condition.safetensors of [7, 16]. Refused from the tensor's shape, before allocating
+     * what the JSON asks for: checked in a child whose data segment may grow by 1 GiB only, where
+     * allocating first fails with "out of memory" (ASan reserves terabytes of shadow memory, so
+     * sanitized builds check the message without the limit) */
+    gd_condition_save(&c, means, dir, &err);
+    FILE *f = fopen(path, "w");
+    fputs("{\"format\": \"gmmdiff-condition\", \"version\": 1, \"dim\": 1048576, \"rows\": 3120, "
+          "\"sigma\": 0.1, \"attributes\": [", f);
+    for (int a = 0; a < 48; a++) {
+        fprintf(f, "%s{\"name\": \"a%d\", \"kind\": \"categorical\", \"row0\": %d, "
+                "\"null_row\": %d, \"values\": [", a ? ", " : "", a, 65 * a, 65 * a + 64);
+        for (int v = 0; v < 64; v++) fprintf(f, "%s\"v%d\"", v ? ", " : "", v);
+        fputs("], \"frequencies\": [", f);
+        for (int v = 0; v < 64; v++) fprintf(f, "%s0.015625", v ? ", " : "");
+        fputs("]}", f);
+    }
+    fputs("]}", f);
+    fclose(f);
+    pid_t child = fork();
+    if (child == 0) {
+#ifndef SANITIZED
+        long data_kb = 0;
+        char line[256];
+        FILE *st = fopen("/proc/self/status", "r");
+        while (st && fgets(line, sizeof line, st))
+            if (!strncmp(line, "VmData:", 7)) data_kb = atol(line + 7);
+        if (st) fclose(st);
+        struct rlimit rl = {(rlim_t)(data_kb + (1L << 20)) * 1024, RLIM_INFINITY};
+        setrlimit(RLIMIT_DATA, &rl);
+#endif
+        gd_status s = gd_condition_load(&c2, &m2, dir, &err);
+        printf("  condition of 13 GB beside a small tensor -> %s\n", err.msg);
+        fflush(stdout);
+        _exit(s == GD_ERR_SHAPE && strstr(err.msg, "condition.safetensors") &&
+              strstr(err.msg, "expected [3120,1048576]") ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(child, &status, 0);
+    TEST_COND("a condition.json asking for 13 GB of means is refused from the tensor's shape "
+              "before allocating", WIFEXITED(status) && WEXITSTATUS(status) == 0);
     gd_condition_save(&c, means, dir, &err);
     snprintf(path, sizeof path, "%s/condition.safetensors", dir);
     truncate(path, 40);

@@ -384,15 +384,19 @@ done:
     json_decref(o);
     if (s) return s;
     snprintf(path, sizeof path, "%s/condition.safetensors", dir);
-    float *m = malloc(sizeof(float) * (size_t)c->rows * (size_t)c->dim);
-    if (!m) return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
     gd_safetensors st;
-    if ((s = gd_st_open(&st, path, err))) {
-        free(m);
-        return s;
-    }
+    if ((s = gd_st_open(&st, path, err))) return s;
+    /* allocated only once the file holds the tensor: rows and dim from the JSON alone could ask
+     * for 13 GB; a missing tensor or another shape fails in gd_st_read_f32 before it writes */
     int64_t shape[2] = {c->rows, c->dim};
-    s = gd_st_read_f32(&st, "means", m, 2, shape, err);
+    const gd_st_tensor *t = gd_st_find(&st, "means");
+    int fits = t && t->ndim == 2 && t->shape[0] == shape[0] && t->shape[1] == shape[1];
+    float none, *m = fits ? malloc(sizeof(float) * (size_t)c->rows * (size_t)c->dim) : NULL;
+    if (fits && !m) {
+        gd_st_close(&st);
+        return gd_error_set(err, GD_ERR_NOMEM, "%s: out of memory", path);
+    }
+    s = gd_st_read_f32(&st, "means", fits ? m : &none, 2, shape, err);
     gd_st_close(&st);
     for (size_t i = 0; !s && i < (size_t)c->rows * (size_t)c->dim; i++)
         if (!isfinite(m[i]))
