@@ -46,7 +46,7 @@ for seed in $SEEDS; do
             $G train --resume "$R" --progress none --sample-every 0 $TH
         else
             $G train --data shapes $COND --seed "$seed" --steps "$STEPS" --batch 32 \
-                --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 --ckpt-every 200 \
+                --lr 2e-3 --warmup "${WARMUP:-100}" --out "$R" --progress none --sample-every 0 --ckpt-every 200 \
                 --log-every 5 $TH
         fi
         # an evaluation newer than the run's checkpoint is kept
@@ -81,7 +81,7 @@ for mode, which in arms:
         cells.append(f"{m:.3f} ± {h:.3f}")
     rows.append((mode, which, evs[0]["samples"], cells))
 with open(os.path.join(out, "results.md"), "w") as f:
-    f.write(f"Seeds {' '.join(seeds)}; {steps} steps, batch 32, lr 2e-3; DDIM 50 (clipped eps), "
+    f.write(f"Seeds {' '.join(seeds)}; {steps} steps, batch 32, lr 2e-3, warmup {os.environ.get('WARMUP', '100')}; DDIM 50 (clipped eps), "
             "cfg 2; mean ± 95% t-interval over seeds.\n\n")
     f.write("| model | combinations | samples per seed | defect rate | exact accuracy | shape | size | position | intensity |\n")
     f.write("|---|---|---|---|---|---|---|---|---|\n")

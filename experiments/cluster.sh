@@ -29,7 +29,7 @@ for seed in $SEEDS; do
         $G train --resume "$R" --progress none --sample-every 0 $TH
     else
         $G train --data shapes --cond cluster --clusters "$CLUSTERS" --seed "$seed" --steps "$STEPS" \
-            --batch 32 --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 \
+            --batch 32 --lr 2e-3 --warmup "${WARMUP:-100}" --out "$R" --progress none --sample-every 0 \
             --ckpt-every 200 --log-every 5 $TH
     fi
     if [ ! "$R/eval-clusters.json" -nt "$R/state.safetensors" ]; then
@@ -45,7 +45,7 @@ out, seeds, steps = sys.argv[1], sys.argv[2].split(), sys.argv[3]
 evs = [json.load(open(os.path.join(out, f"cluster-{s}", "eval-clusters.json"))) for s in seeds]
 attrs = list(evs[0]["real_purity"])
 lines = [f"Seeds {' '.join(seeds)}; shapes, {evs[0]['clusters']} clusters of a 16-dimensional PCA "
-         f"embedding (labels unused); {steps} steps, batch 32, lr 2e-3; {evs[0]['samples']} samples "
+         f"embedding (labels unused); {steps} steps, batch 32, lr 2e-3, warmup {os.environ.get('WARMUP', '100')}; {evs[0]['samples']} samples "
          "per seed, DDIM 50 (clipped eps), cfg 2; mean ± 95% t-interval over seeds.\n",
          "| cluster accuracy | chance | " + " | ".join(f"purity: {a} (largest value's share)" for a in attrs) + " |",
          "|---|---|" + "---|" * len(attrs)]

@@ -34,7 +34,7 @@ for seed in $SEEDS; do
             $G train --resume "$R" --progress none --sample-every 0 $TH
         else
             $G train --data shapes --cond feature --seed "$seed" --steps "$STEPS" --batch 32 \
-                --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 \
+                --lr 2e-3 --warmup "${WARMUP:-100}" --out "$R" --progress none --sample-every 0 \
                 --ckpt-every 200 --log-every 5 $AUX $TH
         fi
         if [ ! "$R/eval-trained.json" -nt "$R/state.safetensors" ]; then
@@ -72,7 +72,8 @@ for mode in modes:
         cols["shape"].append(e["attribute_accuracy"]["shape"])
         cols["size"].append(e["attribute_accuracy"]["size"])
     rows.append(f"| {mode} | " + " | ".join(fmt(cols[k]) for k in cols) + " |")
-text = (f"Feature-conditioned shapes UNet, {steps} steps, batch 32, lr 2e-3; consistency weight {weight} "
+text = (f"Feature-conditioned shapes UNet, {steps} steps, batch 32, lr 2e-3, warmup "
+        f"{os.environ.get('WARMUP', '100')}; consistency weight {weight} "
         f"(none: no term); seeds {' '.join(seeds)}; the judge on {n} samples per run (DDIM 50, clipped eps, cfg 2); "
         "loss logged every 5 steps (a mean of 5 steps); mean ± 95% t-interval over seeds.\n\n"
         "| term | loss spikes (> 2x the median of the previous 10 logs) | loss CV, 2nd half | grad-norm CV, 2nd half | defect rate | exact accuracy | shape | size |\n"

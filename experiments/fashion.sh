@@ -42,7 +42,7 @@ for seed in $SEEDS; do
             $G train --resume "$R" --progress none --sample-every 0 $TH
         else
             $G train --data fashion-mnist --cond "$mode" --seed "$seed" --steps "$STEPS" --batch 32 \
-                --lr 2e-3 --warmup 100 --out "$R" --progress none --sample-every 0 \
+                --lr 2e-3 --warmup "${WARMUP:-100}" --out "$R" --progress none --sample-every 0 \
                 --ckpt-every 200 --log-every 5 $TH
         fi
         if [ ! "$R/eval.json" -nt "$R/state.safetensors" ]; then
@@ -61,7 +61,8 @@ out, seeds, steps, modes = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.ar
 clf = open(os.path.join(out, "clf.txt")).read().strip() if os.path.exists(os.path.join(out, "clf.txt")) else ""
 evs = {m: [json.load(open(os.path.join(out, f"{m}-{s}", "eval.json"))) for s in seeds] for m in modes}
 first = evs[modes[0]][0]["scored"]
-lines = [f"Seeds {' '.join(seeds)}; Fashion-MNIST 28x28, {steps} steps, batch 32, lr 2e-3; DDIM 50 "
+lines = [f"Seeds {' '.join(seeds)}; Fashion-MNIST 28x28, {steps} steps, batch 32, lr 2e-3, warmup "
+         f"{os.environ.get('WARMUP', '100')}; DDIM 50 "
          "(clipped eps), cfg 2, sampling seed 0; mean ± 95% t-interval over seeds.\n",
          f"Scored by a label classifier trained on the real training images ({clf}): "
          f"{first['samples']} samples per seed ({first['samples'] // first['classes']} per class) "

@@ -14,15 +14,15 @@
 #   OUT/results.md        every experiment's table; OUT/report/report.html (and report.md)
 #
 # short: a reduced budget that finishes in under 30 minutes on 2 cores (docs/RESULTS.md gives
-# the measured time): shapes models 200 steps, seeds 1 2 3 wherever seeds are compared, few
-# samples per combination. full: each script's full budget (hours). Work that exists is kept,
+# the measured time): shapes models 200 steps with a 20-step warmup, seeds 1 2 3 wherever seeds
+# are compared, few samples per combination. full: each script's full budget (hours). Work that exists is kept,
 # so an interrupted run continues where it stopped.
 set -eu
 BUDGET=${1:-short}
 OUT=${2:-runs/all-$BUDGET}
 case "$BUDGET" in
-short) DM=200; PER=2; HELD=8; GPER=1; CLF=500; SB="0 1 3"; SN="1 10 100" ;;
-full) DM=3000; PER=8; HELD=40; GPER=4; CLF=1500; SB="0 1 3 10"; SN="0 1 3 10 30 100" ;;
+short) DM=200; W=20; PER=2; HELD=8; GPER=1; CLF=500; SB="0 1 3"; SN="1 10 100" ;;
+full) DM=3000; W=100; PER=8; HELD=40; GPER=4; CLF=1500; SB="0 1 3 10"; SN="0 1 3 10 30 100" ;;
 *) echo "usage: $0 [short|full] [OUT]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ G=./build/gmmdiff
 E=experiments
 mkdir -p "$OUT"
 start=$(date +%s)
-export THREADS=1
+export THREADS=1 WARMUP=$W
 log() { echo "[$(($(date +%s) - start)) s] $*"; }
 # one lane: its commands in order, output to OUT/NAME.log; a failure stops the whole run
 lane() {
@@ -54,17 +54,19 @@ lane b1 "$(cvf MODES=feature) && JOBS=1 $E/ngmg_vs_bce.sh $BUDGET $OUT/ngmg_vs_b
 pb=$!
 wait $pa && wait $pb
 
-log "stage 2: guidance scales, consistency seed 1 | consistency seeds 2 3"
+log "stage 2: guidance scales, consistency seed 1, seed 3 bce | consistency seed 2, seed 3 ngmg"
 mkdir -p "$OUT/consistency"
 for s in 1 2 3; do # the "none" arm: class_vs_feature's feature run of that seed
     [ -e "$OUT/consistency/none-$s" ] || ln -s "../class_vs_feature/feature-$s" "$OUT/consistency/none-$s"
 done
 CONS="STEPS=$DM PER=$PER MODES='bce ngmg' $E/consistency.sh $OUT/guidance_scale $OUT/consistency"
+CONS1=$(echo "$CONS" | sed "s/MODES='bce ngmg'/MODES=bce/")
+CONS2=$(echo "$CONS" | sed "s/MODES='bce ngmg'/MODES=ngmg/")
 lane a2 "PER=$GPER SCALES_BCE='$SB' SCALES_NGMG='$SN' CLF_STEPS=$CLF \
     $E/guidance_scale.sh $OUT/class_vs_feature/class-gmm-1 $OUT/guidance_scale &&
-    SEEDS=1 $CONS" &
+    SEEDS=1 $CONS && SEEDS=3 $CONS1" &
 pa=$!
-lane b2 "SEEDS='2 3' $CONS" &
+lane b2 "SEEDS=2 $CONS && SEEDS=3 $CONS2" &
 pb=$!
 wait $pa && wait $pb
 
