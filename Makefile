@@ -2,12 +2,14 @@
 #   make demo        the main job on the built-in default
 #   make check       build and run every test (what .ci/run calls)
 #   make check-sanitize   the same suite built with AddressSanitizer + UBSan
+#   make fuzz        the libFuzzer harnesses, FUZZ_SECONDS (10) each (clang; tests/fuzz/run.sh)
 #   make bench       conv2d forward+backward against PyTorch (needs python3-torch)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build demo check check-sanitize bench fixtures clean
+.PHONY: all deps build demo check check-sanitize fuzz bench fixtures clean
 
 all: build
 
@@ -30,6 +32,10 @@ check-sanitize: deps
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure
 
+# every parser under libFuzzer with ASan + UBSan (builds build-fuzz with clang, which it installs)
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
 bench: build
 	@sh bench/conv_bench.sh $(BUILD)
 
@@ -39,4 +45,4 @@ fixtures:
 	/usr/bin/python3 tools/ref/make_fixtures.py tests/fixtures
 
 clean:
-	rm -rf $(BUILD) build-sanitize
+	rm -rf $(BUILD) build-sanitize build-fuzz
