@@ -217,6 +217,14 @@ int main(int argc, char **argv) {
     write_text(cfg, "{\"block_out_channels\": [8], \"down_block_types\": [\"DownBlock2D\"],"
                     " \"up_block_types\": [\"UpBlock2D\"], \"time_embedding_type\": \"fourier\"}");
     expect_refused("fourier time embedding", dir, cfg, "time_embedding_type");
+    /* a real beyond int's range where an integer goes (converting it was undefined behaviour,
+     * caught by UBSan under the fuzzer), and a width that wraps to 8 in 32 bits */
+    write_text(cfg, "{\"block_out_channels\": [8], \"down_block_types\": [\"DownBlock2D\"],"
+                    " \"up_block_types\": [\"UpBlock2D\"], \"sample_size\": 1e300}");
+    expect_refused("sample_size 1e300", dir, cfg, "'sample_size' must be an integer");
+    write_text(cfg, "{\"block_out_channels\": [4294967304], \"down_block_types\": "
+                    "[\"DownBlock2D\"], \"up_block_types\": [\"UpBlock2D\"]}");
+    expect_refused("block_out_channels 2^32 + 8", dir, cfg, "block_out_channels[0]");
     char cmd[1400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0) printf("warning: could not remove %s\n", tmp);

@@ -83,8 +83,11 @@ static gd_status get_int(cfg_reader *r, const char *key, int *out, int required)
         *out = (int)x;
         return GD_OK;
     }
-    if (json_is_real(v) && json_real_value(v) == (double)(int)json_real_value(v)) {
-        *out = (int)json_real_value(v);
+    /* a whole real (diffusers writes 32.0 at times) within the integers' range: converting a
+     * real outside int's range is undefined behaviour, so the range is checked first */
+    double x = json_is_real(v) ? json_real_value(v) : 0.5;
+    if (x >= -1000000000.0 && x <= 1000000000.0 && x == (double)(int)x) {
+        *out = (int)x;
         return GD_OK;
     }
     return gd_error_set(r->err, GD_ERR_FORMAT, "%s: '%s' must be an integer", r->path, key);
@@ -171,9 +174,10 @@ gd_status gd_unet_config_load(gd_unet_config *c, const char *path, gd_error *err
     c->n_blocks = (int)json_array_size(boc);
     for (int i = 0; i < c->n_blocks; i++) {
         json_t *e = json_array_get(boc, (size_t)i);
-        if (!json_is_integer(e)) {
-            s = gd_error_set(err, GD_ERR_FORMAT, "%s: block_out_channels[%d] must be an integer",
-                             path, i);
+        if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+            json_integer_value(e) > 1000000000) {
+            s = gd_error_set(err, GD_ERR_FORMAT, "%s: block_out_channels[%d] must be an integer "
+                             "in [0, 1000000000]", path, i);
             goto done;
         }
         c->block_out_channels[i] = (int)json_integer_value(e);
