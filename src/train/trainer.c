@@ -478,7 +478,9 @@ gd_status gd_trainer_resume(gd_trainer *t, const char *run_dir, gd_error *err) {
     }
     char *end;
     long long step = gd_st_meta(&st, "step", buf, sizeof buf) ? strtoll(buf, &end, 10) : -1;
-    if (step < 0 || *end) {
+    /* at most the largest `steps` a configuration takes (train_config.c): near INT64_MAX the
+     * step arithmetic of the next step (step + 1, step * batch) would overflow */
+    if (step < 0 || *end || step > 1000000000) {
         s = gd_error_set(err, GD_ERR_FORMAT, "%s: missing or bad 'step' in the metadata", path);
         goto done;
     }

@@ -2,7 +2,7 @@
  * whose state.safetensors is the input. The trainer is made once at start-up: 16x16 shapes data
  * with feature conditioning (so the condition's tensors are read too) and a one-block UNet of 2
  * channels, small enough that a real state file, saved by gd_trainer_save after one step, is a
- * seed of a few tens of kilobytes. */
+ * seed of a few tens of kilobytes. A state that resumes is trained on for one step. */
 #include "fuzz_shapes.h"
 
 #include "gmmdiff/train.h"
@@ -59,6 +59,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data_in, size_t size) {
     fuzz_memfd_set(fd, data_in, size);
     gd_error err = {0};
-    fuzz_note(gd_trainer_resume(trainer, run_dir, &err), &err);
+    if (fuzz_note(gd_trainer_resume(trainer, run_dir, &err), &err) == GD_OK) {
+        /* what resumes must train on: one step from the loaded state (weights the file made
+         * non-finite stop it with GD_ERR_NUMERIC, which is fine) */
+        float loss, gn;
+        FUZZ_CHECK(gd_trainer_steps_done(trainer) >= 0);
+        gd_trainer_lr(trainer);
+        gd_status s = gd_trainer_step(trainer, &loss, &gn, &err);
+        FUZZ_CHECK(s == GD_OK || s == GD_ERR_NUMERIC);
+    }
     return 0;
 }
