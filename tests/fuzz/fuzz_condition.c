@@ -22,6 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     gd_error err = {0};
     char mem[64], ref_cond[4096], ref_clus[4096], p[4200], q[4200];
     fd = fuzz_memfd("condition", mem);
+    gd_set_num_threads(1); /* one small model at a time: threads would only add overhead */
     gd_dataset d;
     fuzz_shapes_data(&d, 96);
     gd_condition c;

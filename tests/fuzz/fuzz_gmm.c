@@ -10,8 +10,14 @@
 static int fd = -1;
 static char path[64];
 
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    gd_set_num_threads(1); /* one small model at a time: threads would only add overhead */
+    fd = fuzz_memfd("gmm", path);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (fd < 0) fd = fuzz_memfd("gmm", path);
     fuzz_memfd_set(fd, data, size);
     gd_gmm m = {0};
     gd_error err = {0};

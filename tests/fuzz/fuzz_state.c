@@ -22,6 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     gd_error err = {0};
     char mem[64], saved[4096], p[4200];
     fd = fuzz_memfd("state", mem);
+    gd_set_num_threads(1); /* one input at a time: threads would only add start-up and spinning */
     fuzz_shapes_data(&data, 32);
     gd_train_config c;
     gd_train_config_default(&c);
