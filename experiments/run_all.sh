@@ -11,7 +11,8 @@
 #   OUT/guidance_scale    classifier guidance by a BCE and an NGMG classifier
 #   OUT/consistency       the feature-consistency term (its "none" arm is class_vs_feature's
 #                         feature runs: the same flags)
-#   OUT/results.md        every experiment's table; OUT/report/report.html (and report.md)
+#   OUT/results.md        every experiment's table; OUT/report/report.html (and report.md;
+#                         report.png, a headless Chromium screenshot, when chromium is there)
 #
 # short: a reduced budget that finishes in under 30 minutes on 2 cores (docs/RESULTS.md gives
 # the measured time): shapes models 200 steps with a 20-step warmup, seeds 1 2 3 wherever seeds
@@ -81,4 +82,11 @@ lane c "$(cvf '') && STEPS=$DM PER=$PER $E/consistency.sh $OUT/guidance_scale $O
 } >"$OUT/results.md"
 $G report "$OUT/class_vs_feature" "$OUT/cluster" "$OUT/fashion" "$OUT/consistency" \
     --title "gmmdiff experiments ($BUDGET budget)" --out "$OUT/report" >/dev/null
+# a picture of the page (docs/REPORTS.md), when Debian's chromium is there
+if command -v chromium >/dev/null; then
+    case "$OUT" in /*) page=$OUT ;; *) page=$(pwd)/$OUT ;; esac
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1900 \
+        --screenshot="$OUT/report/report.png" "file://$page/report/report.html" \
+        >/dev/null 2>&1 || echo "run_all: chromium could not take the screenshot" >&2
+fi
 log "done: $OUT/results.md, $OUT/report/report.html"

@@ -247,21 +247,8 @@ static int cmd_eval(int argc, char **argv) {
         for (int h = 0; h < r.n_heads; h++) printf(" %s %.4f", r.head_names[h], r.acc[h]);
         printf(" exact %.4f; FD %.4f, precision %.3f, recall %.3f against %d real items\n",
                r.exact, r.fd, r.precision, r.recall, r.n_real);
-        json_t *o = json_object(), *acc = json_object();
-        for (int h = 0; h < r.n_heads; h++)
-            json_object_set_new(acc, r.head_names[h], json_real(r.acc[h]));
+        json_t *o = gd_eval_classes_json(&r);
         json_object_set_new(o, "run", json_string(run));
-        json_object_set_new(o, "samples", json_integer(r.n));
-        json_object_set_new(o, "classes", json_integer(r.n_classes));
-        json_object_set_new(o, "accuracy", acc);
-        json_object_set_new(o, "exact", json_real(r.exact));
-        json_object_set_new(o, "fd", json_real(r.fd));
-        json_object_set_new(o, "precision", json_real(r.precision));
-        json_object_set_new(o, "recall", json_real(r.recall));
-        json_object_set_new(o, "real_items", json_integer(r.n_real));
-        json_object_set_new(o, "fd_real", json_real(r.fd_real));
-        json_object_set_new(o, "precision_real", json_real(r.precision_real));
-        json_object_set_new(o, "recall_real", json_real(r.recall_real));
         char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         printf("%s\n", text ? text : "{}");
         free(text);

@@ -131,20 +131,8 @@ static gd_status eval_scored(const char *run, gd_classifier *m, const char *clf_
     gd_eval_classes_result r;
     gd_status s = gd_eval_classes(run, m, co, &r, err);
     if (s) return s;
-    json_t *c = json_object(), *acc = json_object();
-    for (int h = 0; h < r.n_heads; h++) json_object_set_new(acc, r.head_names[h], json_real(r.acc[h]));
+    json_t *c = gd_eval_classes_json(&r);
     json_object_set_new(c, "classifier", json_string(clf_dir));
-    json_object_set_new(c, "samples", json_integer(r.n));
-    json_object_set_new(c, "classes", json_integer(r.n_classes));
-    json_object_set_new(c, "accuracy", acc);
-    json_object_set_new(c, "exact", json_real(r.exact));
-    json_object_set_new(c, "fd", json_real(r.fd));
-    json_object_set_new(c, "precision", json_real(r.precision));
-    json_object_set_new(c, "recall", json_real(r.recall));
-    json_object_set_new(c, "real_items", json_integer(r.n_real));
-    json_object_set_new(c, "fd_real", json_real(r.fd_real));
-    json_object_set_new(c, "precision_real", json_real(r.precision_real));
-    json_object_set_new(c, "recall_real", json_real(r.recall_real));
     json_object_set_new(o, "scored", c);
     return GD_OK;
 }

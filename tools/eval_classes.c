@@ -216,3 +216,21 @@ done:
     gd_dataset_free(&d);
     return s;
 }
+
+json_t *gd_eval_classes_json(const gd_eval_classes_result *r) {
+    json_t *o = json_object(), *acc = json_object();
+    for (int h = 0; h < r->n_heads; h++)
+        json_object_set_new(acc, r->head_names[h], json_real(r->acc[h]));
+    json_object_set_new(o, "samples", json_integer(r->n));
+    json_object_set_new(o, "classes", json_integer(r->n_classes));
+    json_object_set_new(o, "accuracy", acc);
+    json_object_set_new(o, "exact", json_real(r->exact));
+    json_object_set_new(o, "fd", json_real(r->fd));
+    json_object_set_new(o, "precision", json_real(r->precision));
+    json_object_set_new(o, "recall", json_real(r->recall));
+    json_object_set_new(o, "real_items", json_integer(r->n_real));
+    json_object_set_new(o, "fd_real", json_real(r->fd_real));
+    json_object_set_new(o, "precision_real", json_real(r->precision_real));
+    json_object_set_new(o, "recall_real", json_real(r->recall_real));
+    return o;
+}

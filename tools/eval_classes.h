@@ -30,6 +30,11 @@ typedef struct gd_eval_classes_result {
     double fd_real, precision_real, recall_real;
 } gd_eval_classes_result;
 
+/* the result as a JSON object: samples, classes, accuracy (per head), exact, fd, precision,
+ * recall, real_items, fd_real, precision_real, recall_real */
+#include <jansson.h>
+json_t *gd_eval_classes_json(const gd_eval_classes_result *r);
+
 gd_status gd_eval_classes(const char *run_dir, gd_classifier *clf,
                           const gd_eval_classes_opts *o, gd_eval_classes_result *res,
                           gd_error *err);
