@@ -42,6 +42,34 @@ expect 0 "stopped" "2 ranks to step 10" -- $RUN2 "$G" train --out "$T/r" --batch
 expect 0 "r to step 20" "resume with 1 rank" -- "$G" train --resume "$T/r" \
     --progress none --threads 1
 
+# SIGINT to one rank: a vote in the next sum, so every rank stops after the same step and
+# rank 0 writes the checkpoint; the run then resumes
+$RUN2 "$G" train --out "$T/i" --batch 4 --steps 100000 $F --ckpt-every 1000 >"$T/i.out" 2>&1 &
+job=$!
+i=0
+while [ ! -s "$T/i/metrics.jsonl" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+ranks=$(pgrep -f -- "--out $T/i" | while read -r p; do
+    [ "$p" != "$job" ] && [ "$(ps -o comm= -p "$p")" = gmmdiff ] && echo "$p"; done)
+victim=$(echo "$ranks" | tail -1)
+if [ -n "$victim" ]; then
+    kill -INT "$victim"
+    i=0
+    while kill -0 "$job" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    if kill -0 "$job" 2>/dev/null; then
+        bad "the job still runs 60 s after SIGINT to a rank"
+        pkill -9 -f -- "--out $T/i"
+    fi
+    wait "$job"
+    grep -q "stopped by a signal to one of the 2 ranks at step" "$T/i.out" && ok ||
+        bad "SIGINT to one rank: rank 0 reports the stop: $(cat "$T/i.out")"
+    step=$(sed -n 's/.*at step \([0-9]*\);.*/\1/p' "$T/i.out" | head -1)
+    expect 0 "resuming" "after SIGINT, the checkpoint of the stop step resumes" -- "$G" train \
+        --resume "$T/i" --steps $((step + 2)) --progress plain --threads 1
+else
+    bad "no rank process found to interrupt"
+    kill "$job"
+fi
+
 # a rank killed with SIGKILL: the job stops within 60 s with the launcher's message naming the
 # rank, and the last checkpoint (every 5 steps) resumes
 $RUN2 "$G" train --out "$T/k" --batch 4 --steps 100000 $F --ckpt-every 5 >"$T/k.out" 2>&1 &
