@@ -2,7 +2,7 @@
 # install-deps.sh - installs the Debian packages gmmdiff needs to build and test, when missing.
 # Usage: tools/install-deps.sh [extra-package ...]
 set -eu
-pkgs="gcc make cmake pkg-config libopenblas-dev libopenblas0-openmp libpng-dev libjpeg62-turbo-dev zlib1g-dev libjansson-dev libgomp1 libopenmpi-dev openmpi-bin dataset-fashion-mnist $*"
+pkgs="gcc make cmake pkg-config libopenblas-dev libopenblas0-openmp libpng-dev libjpeg62-turbo-dev zlib1g-dev libjansson-dev libgomp1 libopenmpi-dev openmpi-bin procps dataset-fashion-mnist $*"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
