@@ -60,15 +60,10 @@ for seed in $SEEDS; do
         echo "done $R"
     done
 done
-python3 - "$OUT" "$SEEDS" "$STEPS" "$MODES" <<'PY'
+PYTHONPATH=experiments python3 - "$OUT" "$SEEDS" "$STEPS" "$MODES" <<'PY'
 import json, math, os, sys
 out, seeds, steps, modes = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4].split()
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-def ci(xs):
-    m = sum(xs) / len(xs)
-    if len(xs) < 2: return m, float('nan')
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
-    return m, T975.get(len(xs) - 1, 1.96) * sd / math.sqrt(len(xs))
+from stats import ci  # experiments/stats.py
 rows = []
 arms = [(m, "trained") for m in modes] + [("feature", "heldout")] * ("feature" in modes)
 for mode, which in arms:

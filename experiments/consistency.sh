@@ -43,14 +43,10 @@ for seed in $SEEDS; do
         echo "done $R"
     done
 done
-python3 - "$OUT" "$SEEDS" "$MODES" "$STEPS" "$WEIGHT" <<'PY'
+PYTHONPATH=experiments python3 - "$OUT" "$SEEDS" "$MODES" "$STEPS" "$WEIGHT" <<'PY'
 import json, math, os, statistics, sys
 out, seeds, modes, steps, weight = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4], sys.argv[5]
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
-def ci(xs):
-    m = sum(xs) / len(xs)
-    if len(xs) < 2: return m, float('nan')
-    return m, T975.get(len(xs) - 1, 1.96) * statistics.stdev(xs) / math.sqrt(len(xs))
+from stats import ci  # experiments/stats.py
 fmt = lambda xs: "%.3f ± %.3f" % ci(xs)
 rows, n = [], 0
 for mode in modes:

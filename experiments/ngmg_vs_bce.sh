@@ -36,16 +36,11 @@ done; done; done | xargs -r -P "$JOBS" -L 1 sh -c '
         --seed "$3" --steps '"$STEPS"' --batch 32 --out "$R" --log "$R.json" '"$TH"' \
         > "$R.out" 2>&1; then cp "$R.out" "$R.failed"; fi
     echo "done $R"' "$OUT"
-python3 - "$OUT" "$LRS" "$SEEDS" "$STEPS" <<'PY'
+PYTHONPATH=experiments python3 - "$OUT" "$LRS" "$SEEDS" "$STEPS" <<'PY'
 import json, math, os, statistics, sys
 out, lrs, seeds, steps = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4]
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
 CHANCE = (1/3 + 1/2 + 1/4 + 1/2) / 4  # mean over shape, size, position, intensity
-def ci(xs):
-    m = sum(xs) / len(xs)
-    if len(xs) < 2: return m, float('nan')
-    sd = statistics.stdev(xs)
-    return m, T975.get(len(xs) - 1, 1.96) * sd / math.sqrt(len(xs))
+from stats import ci  # experiments/stats.py
 def spikes(loss, ngmg):
     v = [1 + x if ngmg else x for x in loss]  # both >= 0, 0 at a perfect fit
     n = 0
