@@ -3,6 +3,8 @@
  * results.md of an experiment directory. Everything is read and checked here, before the
  * command writes anything, so a bad input leaves the output folder as it was. */
 #include "report.h"
+#include "data/text_file.h"
+#include "gmmdiff/readers.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,27 +58,8 @@ static int rp_ends_with(const char *s, const char *suffix) {
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-/* the whole file as malloc'd bytes (NUL-terminated for text use) */
-static gd_status rp_read_all(const char *path, unsigned char **data, size_t *len, gd_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return gd_error_set(err, GD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t n = 0, cap = 1 << 16;
-    unsigned char *p = gd_report_realloc(NULL, cap);
-    for (size_t got; (got = fread(p + n, 1, cap - n - 1, f)) > 0;) {
-        n += got;
-        if (cap - n - 1 == 0) p = gd_report_realloc(p, cap *= 2);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(p);
-        return gd_error_set(err, GD_ERR_IO, "%s: read error", path);
-    }
-    p[n] = 0;
-    *data = p;
-    *len = n;
-    return GD_OK;
-}
+/* a picture larger than this is not a sample grid: it would swell the page (base64) */
+#define RP_MAX_IMAGE GD_READER_MAX_TEXT
 
 static double rp_get_num(const json_t *o, const char *key) {
     const json_t *v = json_object_get(o, key);
@@ -193,7 +176,7 @@ static void rp_add_image(gd_report_run *r, const char *path, const char *label) 
     unsigned char *data;
     size_t len;
     gd_error err = {0};
-    if (rp_read_all(path, &data, &len, &err)) {
+    if (gd_file_read(path, RP_MAX_IMAGE, (char **)&data, &len, &err)) {
         fprintf(stderr, "gmmdiff report: warning: %s; left out\n", err.msg);
         return;
     }
@@ -397,12 +380,12 @@ gd_status gd_report_read(gd_report *rep, gd_error *err) {
     rep->notes_text = gd_report_realloc(NULL, sizeof(char *) * (size_t)(rep->nnotes + 1));
     for (int i = 0; i < rep->nnotes; i++) rep->notes_text[i] = NULL;
     for (int i = 0; i < rep->nnotes; i++) {
-        unsigned char *text;
+        char *text;
         size_t len;
-        gd_status s = rp_read_all(rep->notes[i], &text, &len, err);
+        gd_status s = gd_text_read(rep->notes[i], &text, &len, err);
         if (s) return s;
         while (len && text[len - 1] == '\n') text[--len] = '\0';
-        rep->notes_text[i] = (char *)text;
+        rep->notes_text[i] = text;
     }
     return GD_OK;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-gd_status gd_text_read(const char *path, char **buf, size_t *len, gd_error *err) {
+gd_status gd_file_read(const char *path, size_t limit, char **buf, size_t *len, gd_error *err) {
     *buf = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
@@ -29,19 +29,14 @@ gd_status gd_text_read(const char *path, char **buf, size_t *len, gd_error *err)
         }
         size_t r = fread(b + n, 1, cap - n - 1, f);
         n += r;
-        if (r == 0 || n > GD_READER_MAX_TEXT) break;
+        if (r == 0 || n > limit) break;
     }
     if (ferror(f)) {
         s = gd_error_set(err, GD_ERR_IO, "%s: read failed", path);
         goto done;
     }
-    if (n > GD_READER_MAX_TEXT) {
-        s = gd_error_set(err, GD_ERR_NOMEM, "%s: larger than the limit of %zu bytes", path,
-                         GD_READER_MAX_TEXT);
-        goto done;
-    }
-    if (memchr(b, '\0', n)) {
-        s = gd_error_set(err, GD_ERR_FORMAT, "%s: holds a NUL byte: not a text file", path);
+    if (n > limit) {
+        s = gd_error_set(err, GD_ERR_NOMEM, "%s: larger than the limit of %zu bytes", path, limit);
         goto done;
     }
     b[n] = '\0';
@@ -51,6 +46,17 @@ gd_status gd_text_read(const char *path, char **buf, size_t *len, gd_error *err)
 done:
     fclose(f);
     free(b);
+    return s;
+}
+
+gd_status gd_text_read(const char *path, char **buf, size_t *len, gd_error *err) {
+    gd_status s = gd_file_read(path, GD_READER_MAX_TEXT, buf, len, err);
+    if (!s && memchr(*buf, '\0', *len)) {
+        free(*buf);
+        *buf = NULL;
+        *len = 0;
+        return gd_error_set(err, GD_ERR_FORMAT, "%s: holds a NUL byte: not a text file", path);
+    }
     return s;
 }
 

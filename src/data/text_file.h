@@ -7,8 +7,10 @@
 
 #include <stddef.h>
 
-/* Reads path whole into a malloc'd, NUL-terminated *buf (*len bytes, NUL excluded); refuses a
- * file over GD_READER_MAX_TEXT bytes or one holding a NUL byte. */
+/* Reads path whole into a malloc'd *buf of *len bytes, followed by a NUL that *len excludes;
+ * refuses a file over `limit` bytes (GD_ERR_NOMEM naming it). Any bytes: PNGs, logs, text. */
+gd_status gd_file_read(const char *path, size_t limit, char **buf, size_t *len, gd_error *err);
+/* gd_file_read with the limit GD_READER_MAX_TEXT, refusing a file that holds a NUL byte. */
 gd_status gd_text_read(const char *path, char **buf, size_t *len, gd_error *err);
 
 /* out = a + "/" + b; GD_ERR_ARG when it does not fit in cap bytes. */
