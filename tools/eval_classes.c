@@ -25,31 +25,35 @@ static gd_status class_rows(const gd_condition *cn, const gd_dataset *d, const i
     const int A = cn->n_attrs;
     gd_rng rng;
     gd_rng_seed(&rng, gd_mix64(seed ^ 0x636c6173ULL)); /* "clas" */
-    for (int c = 0; c < nc; c++)
-        for (int k = 0; k < per; k++) {
-            int *r = rows + ((size_t)c * per + k) * A, item = rep[classes[c]];
-            for (int a = 0; a < A; a++) {
-                const gd_cond_attr *ca = &cn->attrs[a];
-                r[a] = -1;
-                if (ca->kind != GD_ATTR_CATEGORICAL) continue;
-                int da = gd_dataset_attr_index(d, ca->name), v = -1;
-                if (da >= 0 && d->attrs[da].kind == GD_ATTR_CATEGORICAL) {
-                    int dv = d->labels[(size_t)item * d->n_attrs + da];
-                    for (int j = 0; dv >= 0 && j < ca->n; j++)
-                        if (!strcmp(ca->values[j], d->attrs[da].values[dv])) v = j;
-                } else if (da < 0 && !strcmp(ca->name, "class") && ca->n == d->n_classes) {
-                    v = classes[c];
-                } else {
-                    continue; /* an attribute the data set has not: drawn */
-                }
-                if (v < 0)
-                    return gd_error_set(err, GD_ERR_ARG, "%s: the model's attribute '%s' has no "
-                                        "value for class %d of %s", mdir, ca->name, classes[c],
-                                        d->name);
-                r[a] = ca->row0 + v;
+    for (int c = 0; c < nc; c++) {
+        /* the class's rows, found once; then each sample draws the rest */
+        int base[GD_DATA_MAX_ATTRS], item = rep[classes[c]];
+        for (int a = 0; a < A; a++) {
+            const gd_cond_attr *ca = &cn->attrs[a];
+            base[a] = -1;
+            if (ca->kind != GD_ATTR_CATEGORICAL) continue;
+            int da = gd_dataset_attr_index(d, ca->name), v = -1;
+            if (da >= 0 && d->attrs[da].kind == GD_ATTR_CATEGORICAL) {
+                int dv = d->labels[(size_t)item * d->n_attrs + da];
+                for (int j = 0; dv >= 0 && j < ca->n; j++)
+                    if (!strcmp(ca->values[j], d->attrs[da].values[dv])) v = j;
+            } else if (da < 0 && !strcmp(ca->name, "class") && ca->n == d->n_classes) {
+                v = classes[c];
+            } else {
+                continue; /* an attribute the data set has not: drawn */
             }
+            if (v < 0)
+                return gd_error_set(err, GD_ERR_ARG, "%s: the model's attribute '%s' has no "
+                                    "value for class %d of %s", mdir, ca->name, classes[c],
+                                    d->name);
+            base[a] = ca->row0 + v;
+        }
+        for (int k = 0; k < per; k++) {
+            int *r = rows + ((size_t)c * per + k) * A;
+            memcpy(r, base, sizeof(int) * (size_t)A);
             gd_condition_fill_rows(cn, r, &rng);
         }
+    }
     return GD_OK;
 }
 
