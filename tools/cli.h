@@ -3,6 +3,7 @@
 #define GMMDIFF_CLI_H
 
 int gd_cmd_bench(int argc, char **argv);
+int gd_bench_train(int argc, char **argv); /* bench train, bench sample (bench_train.c) */
 int gd_cmd_init(int argc, char **argv);
 int gd_cmd_forward(int argc, char **argv);
 int gd_cmd_sample(int argc, char **argv);

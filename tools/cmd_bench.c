@@ -1,5 +1,6 @@
 /* cmd_bench.c - `gmmdiff bench conv`: conv2d forward+backward timings (the C side of
- * bench/conv_bench.sh). Prints one line per shape and a weighted total, in milliseconds. */
+ * bench/conv_bench.sh). Prints one line per shape and a weighted total, in milliseconds.
+ * `gmmdiff bench gmm` (EM against scikit-learn) is tools/bench_gmm.c. */
 #include "cli.h"
 #include "gmmdiff/core.h"
 #include "gmmdiff/ops.h"
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+int gd_bench_gmm(int argc, char **argv); /* tools/bench_gmm.c */
 
 static double now_ms(void) {
     struct timespec ts;
@@ -22,7 +25,9 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void bench_help(void) {
-    printf("usage: gmmdiff bench conv [--shapes FILE] [--batch N] [--reps R] [--threads T]\n"
+    printf("usage: gmmdiff bench train|sample ... (see gmmdiff bench train --help)\n"
+           "       gmmdiff bench gmm ... (EM against scikit-learn; see gmmdiff bench gmm --help)\n"
+           "       gmmdiff bench conv [--shapes FILE] [--batch N] [--reps R] [--threads T]\n"
            "  --shapes FILE  lines 'count in_ch out_ch hw kernel stride' (default\n"
            "                 bench/unet28_convs.txt)\n"
            "  --batch N      batch size (default 64)\n"
@@ -35,8 +40,12 @@ int gd_cmd_bench(int argc, char **argv) {
         bench_help();
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "train") || !strcmp(argv[1], "sample"))
+        return gd_bench_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "gmm")) return gd_bench_gmm(argc - 1, argv + 1);
     if (strcmp(argv[1], "conv") != 0) {
-        fprintf(stderr, "gmmdiff bench: unknown benchmark '%s' (known: conv)\n", argv[1]);
+        fprintf(stderr, "gmmdiff bench: unknown benchmark '%s' (known: conv, train, sample, "
+                "gmm)\n", argv[1]);
         return 2;
     }
     const char *shapes = "bench/unet28_convs.txt";

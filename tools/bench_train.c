@@ -1,0 +1,250 @@
+/* bench_train.c - `gmmdiff bench train` and `gmmdiff bench sample`: the C side of
+ * bench/train_bench.sh. A UNet2DModel (a config.json, or the default 28x28 one: channels 32, 64,
+ * 128, attention at the lowest level) is trained by the real trainer (noise, forward, MSE,
+ * backward, clipping, AdamW, EMA) on synthetic data, or samples with DDIM. Prints one line per
+ * timed step or call and, last, the median, the model FLOPs rate and the peak memory. */
+#include "cli.h"
+#include "gmmdiff/core.h"
+#include "gmmdiff/train.h"
+#include "gmmdiff/unet.h"
+#include "core/blas.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* resident set size now, in MiB (/proc/self/statm's second field) */
+static double rss_mib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+        fclose(f);
+    }
+    return (double)res * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static void bench_train_help(const char *what) {
+    printf("usage: gmmdiff bench %s [--config FILE] [--batch N] [--steps S] [--warmup W]\n"
+           "                         [--threads T] [--sample-steps K]\n"
+           "  --config FILE     a UNet2DModel config.json (default: the 28x28 default UNet,\n"
+           "                    channels 32,64,128, attention at the lowest level)\n"
+           "  --batch N         batch size (default 64)\n"
+           "  --steps S         timed steps (train) or sampling calls (sample) (default 10 / 2)\n"
+           "  --warmup W        untimed steps or calls first (default 2 / 1)\n"
+           "  --sample-steps K  DDIM steps per sampling call (default 50)\n"
+           "  --threads T       threads for OpenMP and BLAS (default: all cores)\n"
+           "  --write-config F  write the model's config.json to F and exit\n",
+           what);
+}
+
+/* multiply-adds of one forward pass of the UNet's convolutions, linears and attention
+ * products, times 2: the model FLOPs (backward: twice the forward) */
+static double unet_forward_flops(const gd_unet_config *u, int n) {
+    double f = 0;
+    int hw = u->sample_size, ch = u->block_out_channels[0];
+    int temb = gd_unet_time_embed_dim(u), L = u->layers_per_block;
+#define CONV(ic, oc, k, ohw) (f += 2.0 * n * (double)(ic) * (oc) * (k) * (k) * (ohw) * (ohw))
+#define ATTN(c, s) (f += 2.0 * n * (4.0 * (c) * (c) * (s) + 2.0 * (double)(s) * (s) * (c)))
+    f += 2.0 * n * (double)(ch * temb + temb * temb); /* time embedding MLP */
+    CONV(u->in_channels, ch, 3, hw);
+    int skips[64], ns = 0, cur = ch;
+    skips[ns++] = ch;
+    for (int b = 0; b < u->n_blocks; b++) {
+        int oc = u->block_out_channels[b];
+        for (int l = 0; l < L; l++) {
+            CONV(cur, oc, 3, hw);
+            CONV(oc, oc, 3, hw);
+            f += 2.0 * n * temb * oc;
+            if (cur != oc) CONV(cur, oc, 1, hw);
+            if (u->down_attn[b]) ATTN(oc, (double)hw * hw);
+            cur = oc;
+            skips[ns++] = oc;
+        }
+        if (b < u->n_blocks - 1) {
+            hw /= 2;
+            CONV(oc, oc, 3, hw);
+            skips[ns++] = oc;
+        }
+    }
+    /* mid block: resnet, attention, resnet */
+    for (int r = 0; r < 2; r++) {
+        CONV(cur, cur, 3, hw);
+        CONV(cur, cur, 3, hw);
+        f += 2.0 * n * temb * cur;
+    }
+    if (u->add_attention) ATTN(cur, (double)hw * hw);
+    for (int b = u->n_blocks - 1; b >= 0; b--) {
+        int oc = u->block_out_channels[b];
+        for (int l = 0; l < L + 1; l++) {
+            int ic = cur + skips[--ns];
+            CONV(ic, oc, 3, hw);
+            CONV(oc, oc, 3, hw);
+            f += 2.0 * n * temb * oc;
+            CONV(ic, oc, 1, hw);
+            int ua = u->up_attn[u->n_blocks - 1 - b];
+            if (ua) ATTN(oc, (double)hw * hw);
+            cur = oc;
+        }
+        if (b > 0) {
+            hw *= 2;
+            CONV(oc, oc, 3, hw);
+        }
+    }
+    CONV(cur, u->out_channels, 3, hw);
+#undef CONV
+#undef ATTN
+    return f;
+}
+
+/* sgemm GFLOP/s of this machine at threads: a 1024^3 product, median of 5 */
+static double sgemm_gflops(void) {
+    const int M = 1024;
+    float *a = gd_malloc(4 * (size_t)M * M), *b = gd_malloc(4 * (size_t)M * M);
+    float *c = gd_malloc(4 * (size_t)M * M);
+    if (!a || !b || !c) return 0;
+    for (size_t i = 0; i < (size_t)M * M; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
+    double t[5];
+    for (int r = -1; r < 5; r++) {
+        double t0 = now_ms();
+        gd_sgemm(0, 0, M, M, M, 1.0f, a, M, b, M, 0.0f, c, M);
+        if (r >= 0) t[r] = now_ms() - t0;
+    }
+    qsort(t, 5, sizeof(double), cmp_double);
+    gd_free(a);
+    gd_free(b);
+    gd_free(c);
+    return 2.0 * M * M * M / (t[2] * 1e6);
+}
+
+int gd_bench_train(int argc, char **argv) {
+    const int sample = !strcmp(argv[0], "sample");
+    const char *config = NULL, *dump = NULL;
+    int batch = 64, steps = sample ? 2 : 10, warmup = sample ? 1 : 2, threads = 0, ksteps = 50;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help")) { bench_train_help(argv[0]); return 0; }
+        else if (!strcmp(a, "--config") && v) { config = v; i++; }
+        else if (!strcmp(a, "--write-config") && v) { dump = v; i++; }
+        else if (!strcmp(a, "--batch")) { batch = gd_cli_int(a, v, 1, 4096); i++; }
+        else if (!strcmp(a, "--steps")) { steps = gd_cli_int(a, v, 1, 100000); i++; }
+        else if (!strcmp(a, "--warmup")) { warmup = gd_cli_int(a, v, 0, 100000); i++; }
+        else if (!strcmp(a, "--threads")) { threads = gd_cli_int(a, v, 1, 1024); i++; }
+        else if (!strcmp(a, "--sample-steps")) { ksteps = gd_cli_int(a, v, 1, 1000); i++; }
+        else {
+            fprintf(stderr, "gmmdiff bench %s: unknown or incomplete flag '%s'\n", argv[0], a);
+            return 2;
+        }
+    }
+    gd_set_num_threads(threads);
+    gd_error err = {0};
+    gd_unet_config u;
+    gd_unet_config_default(&u);
+    if (config && gd_unet_config_load(&u, config, &err)) {
+        fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+        return 1;
+    }
+    if (dump) { /* the model's config.json, for the peer to build the same model */
+        if (gd_unet_config_save(&u, dump, &err)) {
+            fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+            return 1;
+        }
+        return 0;
+    }
+    if (u.class_embed != GD_CLASS_EMBED_NONE) {
+        fprintf(stderr, "gmmdiff bench %s: %s: the benchmark model has no class input\n",
+                argv[0], config);
+        return 1;
+    }
+    double rss0 = rss_mib();
+    /* synthetic data: uniform noise in [-1, 1], one class */
+    gd_dataset d;
+    memset(&d, 0, sizeof d);
+    int n_items = batch * 4;
+    if (gd_dataset_alloc(&d, n_items, u.in_channels, u.sample_size, u.sample_size, 0, &err)) {
+        fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+        return 1;
+    }
+    snprintf(d.name, sizeof d.name, "bench");
+    d.n_classes = 1;
+    gd_rng rng;
+    gd_rng_seed(&rng, 7);
+    size_t nimg = (size_t)n_items * u.in_channels * u.sample_size * u.sample_size;
+    for (size_t i = 0; i < nimg; i++) d.images[i] = 2.0f * (float)gd_rng_uniform(&rng) - 1.0f;
+    gd_train_config c;
+    gd_train_config_default(&c);
+    c.batch = batch;
+    c.cond = GD_COND_NONE;
+    c.warmup = 0;
+    c.steps = 1000000;
+    c.lr = 1e-4f;
+    gd_trainer *t = NULL;
+    if (gd_trainer_new(&t, &c, &u, &d, &err)) {
+        fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+        gd_dataset_free(&d);
+        return 1;
+    }
+    double flops = unet_forward_flops(&u, batch) * (sample ? ksteps : 3.0);
+    printf("# gmmdiff %s, batch %d, %dx%d, threads %d, OpenBLAS %s\n",
+           sample ? "DDIM sampling" : "training step", batch, u.sample_size, u.sample_size,
+           gd_get_num_threads(), gd_blas_corename());
+    double *times = malloc(sizeof(double) * (size_t)steps);
+    float *x = sample ? malloc(sizeof(float) * (size_t)batch * u.in_channels * u.sample_size *
+                               u.sample_size) : NULL;
+    int rc = 0;
+    if (!times || (sample && !x)) {
+        fprintf(stderr, "gmmdiff bench %s: out of memory\n", argv[0]);
+        rc = 1;
+        goto done;
+    }
+    for (int r = -warmup; r < steps; r++) {
+        double t0 = now_ms();
+        float loss = 0, norm = 0;
+        gd_status s = sample ? gd_trainer_sample(t, batch, NULL, 1.0f, ksteps, 1, x, &err)
+                             : gd_trainer_step(t, &loss, &norm, &err);
+        if (s) {
+            fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+            rc = 1;
+            goto done;
+        }
+        double ms = now_ms() - t0;
+        if (r >= 0) times[r] = ms;
+        printf("%s %d ms=%.2f%s", r < 0 ? "warmup" : "step", r, ms, sample ? "\n" : "");
+        if (!sample) printf(" loss=%.5f\n", (double)loss);
+    }
+    qsort(times, (size_t)steps, sizeof(double), cmp_double);
+    double med = times[steps / 2];
+    double peak = peak_rss_mib();
+    double gf = sgemm_gflops();
+    printf("model GFLOP per %s: %.2f; achieved %.1f GFLOP/s; sgemm 1024^3 %.1f GFLOP/s "
+           "(%.0f%%)\n", sample ? "call" : "step", flops / 1e9, flops / (med * 1e6), gf,
+           gf > 0 ? 100.0 * flops / (med * 1e6) / gf : 0.0);
+    printf("MEM peak_rss_mib=%.1f base_rss_mib=%.1f\n", peak, rss0);
+    printf("MEDIAN ms=%.3f\n", med);
+done:
+    free(times);
+    free(x);
+    gd_trainer_free(t);
+    gd_dataset_free(&d);
+    return rc;
+}
