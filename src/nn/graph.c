@@ -17,6 +17,8 @@ void gd_graph_free(gd_graph *g) {
     gd_free(g->param_grads);
     gd_free(g->arena);
     gd_free(g->scratch);
+    gd_free(g->grads);
+    gd_free(g->in_grads);
     free(g->param_ids);
     free(g->t);
     free(g);
@@ -68,34 +70,98 @@ gd_t gd_param(gd_graph *g, const char *name, int ndim, const int *shape) {
     return id;
 }
 
+/* The last op (highest index) that reads tensor i and needs its gradient; i itself when none
+ * does. An op's backward is the first to write the gradients of its inputs at that index. */
+static int last_grad_reader(const gd_graph *g, int i) {
+    int last = i;
+    for (int j = i + 1; j < g->n; j++) {
+        const gd_tensor *t = &g->t[j];
+        if (t->kind != GD_KIND_OP || !t->requires_grad) continue;
+        for (int k = 0; k < t->nin; k++)
+            if (t->in[k] == i) last = j;
+    }
+    return last;
+}
+
+typedef struct grad_slot {
+    int id;
+    size_t off, size;
+    int lo, hi; /* live during the backward passes of ops lo .. hi */
+} grad_slot;
+
+static int by_size_desc(const void *a, const void *b) {
+    const grad_slot *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    return x->id - y->id;
+}
+
+/* Offsets for the activation gradients: the gradient of op output i lives from the backward of
+ * its last reader down to its own backward ([i, last_grad_reader(i)]); two gradients whose
+ * ranges meet never share memory. Greedy, largest first, lowest free offset. Returns the
+ * floats needed. */
+static size_t place_grads(gd_graph *g, grad_slot *s, int ns) {
+    qsort(s, (size_t)ns, sizeof *s, by_size_desc);
+    size_t total = 0;
+    for (int a = 0; a < ns; a++) {
+        size_t off = 0;
+        for (int moved = 1; moved;) { /* bump past every placed, overlapping neighbour */
+            moved = 0;
+            for (int b = 0; b < a; b++) {
+                if (s[b].hi < s[a].lo || s[a].hi < s[b].lo) continue;
+                if (off < s[b].off + s[b].size && s[b].off < off + s[a].size) {
+                    off = s[b].off + s[b].size;
+                    moved = 1;
+                }
+            }
+        }
+        s[a].off = off;
+        if (off + s[a].size > total) total = off + s[a].size;
+    }
+    (void)g;
+    return total;
+}
+
 gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
     GD_ASSERT(g && !g->planned);
     gd_status bs = gd_blas_init(err);
     if (bs) return bs;
-    size_t np = 0, na = 0, ns = 0;
-    int nparam = 0;
+    size_t np = 0, na = 0, ns = 0, nin = 0;
+    int nparam = 0, nslots = 0;
+    grad_slot *slots = malloc(sizeof *slots * (size_t)(g->n ? g->n : 1));
+    if (!slots) return gd_error_set(err, GD_ERR_NOMEM, "graph plan: out of memory");
     for (int i = 0; i < g->n; i++) {
         gd_tensor *t = &g->t[i];
         if (t->kind == GD_KIND_PARAM) {
             np += t->numel;
             nparam++;
         } else {
-            na += t->numel + t->saved_n + (t->requires_grad ? t->numel : 0);
+            na += t->numel + t->saved_n;
+            if (t->requires_grad && t->kind == GD_KIND_INPUT) nin += t->numel;
+            if (t->requires_grad && t->kind == GD_KIND_OP)
+                slots[nslots++] = (grad_slot){i, 0, t->numel, i, last_grad_reader(g, i)};
         }
         if (t->scratch_n > ns) ns = t->scratch_n;
     }
+    size_t ng = place_grads(g, slots, nslots);
     g->params = gd_calloc(sizeof(float) * (np ? np : 1));
     g->param_grads = gd_calloc(sizeof(float) * (np ? np : 1));
     g->arena = gd_calloc(sizeof(float) * (na ? na : 1));
+    g->grads = gd_calloc(sizeof(float) * (ng ? ng : 1));
+    g->in_grads = gd_calloc(sizeof(float) * (nin ? nin : 1));
     g->scratch = gd_malloc(sizeof(float) * (ns ? ns : 1));
     g->param_ids = malloc(sizeof(int) * (size_t)(nparam ? nparam : 1));
-    if (!g->params || !g->param_grads || !g->arena || !g->scratch || !g->param_ids)
+    if (!g->params || !g->param_grads || !g->arena || !g->grads || !g->in_grads || !g->scratch ||
+        !g->param_ids) {
+        free(slots);
         return gd_error_set(err, GD_ERR_NOMEM, "graph plan: cannot allocate %.1f MiB",
-                            (double)(2 * np + na + ns) * 4.0 / 1048576.0);
+                            (double)(2 * np + na + ng + nin + ns) * 4.0 / 1048576.0);
+    }
     g->n_params = np;
     g->n_arena = na;
     g->n_scratch = ns;
-    size_t po = 0, ao = 0;
+    g->n_grads = ng;
+    g->n_in_grads = nin;
+    size_t po = 0, ao = 0, io = 0;
     for (int i = 0; i < g->n; i++) {
         gd_tensor *t = &g->t[i];
         if (t->kind == GD_KIND_PARAM) {
@@ -110,16 +176,14 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
                 t->saved = g->arena + ao;
                 ao += t->saved_n;
             }
+            if (t->requires_grad && t->kind == GD_KIND_INPUT) {
+                t->grad = g->in_grads + io;
+                io += t->numel;
+            }
         }
     }
-    /* activation gradients last, so backward clears them with one memset */
-    for (int i = 0; i < g->n; i++) {
-        gd_tensor *t = &g->t[i];
-        if (t->kind != GD_KIND_PARAM && t->requires_grad) {
-            t->grad = g->arena + ao;
-            ao += t->numel;
-        }
-    }
+    for (int k = 0; k < nslots; k++) g->t[slots[k].id].grad = g->grads + slots[k].off;
+    free(slots);
     g->planned = 1;
     return GD_OK;
 }
@@ -137,25 +201,45 @@ void gd_graph_zero_grad(gd_graph *g) {
     memset(g->param_grads, 0, sizeof(float) * g->n_params);
 }
 
+/* zeroes, before op j's backward (j from id down), the gradient of every op output whose
+ * first writer in a backward from id is j: its last gradient reader at or below id, or, with
+ * none, its own op (whose backward then reads zeros) */
 void gd_graph_backward_seed(gd_graph *g, gd_t id, const float *dt) {
     GD_ASSERT(g && g->planned && dt);
     gd_tensor *l = gd_graph_tensor(g, id);
     GD_ASSERT_MSG(l->kind == GD_KIND_OP && l->requires_grad,
                   "backward needs an op output that has a gradient");
-    for (int i = 0; i < g->n; i++) {
-        gd_tensor *t = &g->t[i];
-        if (t->kind != GD_KIND_PARAM && t->requires_grad) {
-            /* the activation gradients are one contiguous tail of the arena */
-            size_t off = (size_t)(t->grad - g->arena);
-            memset(t->grad, 0, sizeof(float) * (g->n_arena - off));
-            break;
+    memset(g->in_grads, 0, sizeof(float) * g->n_in_grads);
+    int *first = malloc(sizeof(int) * (size_t)(id + 1));
+    GD_ASSERT_MSG(first, "out of memory in backward");
+    for (int i = 0; i <= id; i++) first[i] = i;
+    for (int j = 0; j <= id; j++) {
+        const gd_tensor *t = &g->t[j];
+        if (t->kind != GD_KIND_OP || !t->requires_grad) continue;
+        for (int k = 0; k < t->nin; k++)
+            if (t->in[k] >= 0 && first[t->in[k]] < j) first[t->in[k]] = j;
+    }
+    for (int j = id; j >= 0; j--) {
+        gd_tensor *t = &g->t[j];
+        /* gradients first written here: at most a few per op, found by scanning inputs */
+        if (j == id) {
+            memcpy(l->grad, dt, sizeof(float) * l->numel);
+        }
+        if (t->kind == GD_KIND_OP && t->requires_grad) {
+            for (int k = 0; k < t->nin; k++) {
+                int i = t->in[k];
+                if (i < 0 || first[i] != j) continue;
+                gd_tensor *x = &g->t[i];
+                if (x->kind == GD_KIND_OP && x->requires_grad) {
+                    memset(x->grad, 0, sizeof(float) * x->numel);
+                    first[i] = -1; /* an op may read the same tensor twice */
+                }
+            }
+            if (first[j] == j && j != id) memset(t->grad, 0, sizeof(float) * t->numel);
+            gd_op_defs[t->op].backward(g, t);
         }
     }
-    memcpy(l->grad, dt, sizeof(float) * l->numel);
-    for (int i = id; i >= 0; i--) {
-        gd_tensor *t = &g->t[i];
-        if (t->kind == GD_KIND_OP && t->requires_grad) gd_op_defs[t->op].backward(g, t);
-    }
+    free(first);
 }
 
 void gd_graph_backward(gd_graph *g, gd_t loss) {
@@ -202,5 +286,6 @@ float *gd_graph_param_grads(const gd_graph *g, size_t *n) {
     return g->param_grads;
 }
 size_t gd_graph_bytes(const gd_graph *g) {
-    return sizeof(float) * (2 * g->n_params + g->n_arena + g->n_scratch);
+    return sizeof(float) *
+           (2 * g->n_params + g->n_arena + g->n_grads + g->n_in_grads + g->n_scratch);
 }

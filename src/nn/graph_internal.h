@@ -48,6 +48,10 @@ struct gd_graph {
     int planned;
     float *params, *param_grads, *arena, *scratch;
     size_t n_params, n_arena, n_scratch;
+    float *grads;      /* activation gradients: shared by tensors whose lifetimes do not meet */
+    size_t n_grads;
+    float *in_grads;   /* the inputs' gradients, kept after backward */
+    size_t n_in_grads;
     int *param_ids, n_param_ids;
 };
 
