@@ -1,12 +1,11 @@
 /* gmm.c - a Gaussian mixture model's parameters and their use: Cholesky factors of the
- * precisions, the log-space E-step, score, predict, predict_proba, sample, BIC and AIC. */
+ * precisions, score, predict, predict_proba, sample, BIC and AIC (the E-step itself is in
+ * gmm_kernels.c). */
 #include "gmm/gmm_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define GD_GMM_LOG_2PI 1.8378770664093454836
 
 size_t gd_gmm_cov_numel(gd_gmm_cov cov, int k, int d) {
     switch (cov) {
@@ -174,91 +173,6 @@ gd_status gd_gmm_check_finite(const double *x, int64_t n, int d, const char *wha
             if (!isfinite(x[i * d + j]))
                 return gd_error_set(err, GD_ERR_NUMERIC, "%s: row %lld, column %d is %s", what,
                                     (long long)i, j, isnan(x[i * d + j]) ? "NaN" : "infinite");
-    return GD_OK;
-}
-
-/* squared Mahalanobis distance of x to component c; diff [d] is scratch */
-static double maha(const gd_gmm *m, int c, const double *x, double *diff) {
-    int d = m->d;
-    const double *mu = m->means + (size_t)c * d;
-    double s = 0;
-    switch (m->cov) {
-    case GD_GMM_COV_FULL:
-    case GD_GMM_COV_TIED: {
-        const double *z = m->prec_chol + (m->cov == GD_GMM_COV_FULL ? (size_t)c * d * d : 0);
-        for (int j = 0; j < d; j++) diff[j] = x[j] - mu[j];
-        for (int j = 0; j < d; j++) {
-            const double *zr = z + (size_t)j * d;
-            double y = 0;
-            for (int a = 0; a <= j; a++) y += zr[a] * diff[a];
-            s += y * y;
-        }
-        break;
-    }
-    case GD_GMM_COV_DIAG: {
-        const double *p = m->prec_chol + (size_t)c * d;
-        for (int j = 0; j < d; j++) {
-            double y = (x[j] - mu[j]) * p[j];
-            s += y * y;
-        }
-        break;
-    }
-    case GD_GMM_COV_SPHERICAL: {
-        double p = m->prec_chol[c];
-        for (int j = 0; j < d; j++) {
-            double y = (x[j] - mu[j]) * p;
-            s += y * y;
-        }
-        break;
-    }
-    }
-    return s;
-}
-
-gd_status gd_gmm_estep(const gd_gmm *m, const double *x, int64_t n, double *lpn, double *log_resp,
-                       int32_t *labels, gd_error *err) {
-    int k = m->k, d = m->d, fail = 0;
-    double *logw = malloc(sizeof(double) * k);
-    if (!logw) return gd_error_set(err, GD_ERR_NOMEM, "out of memory in the E-step");
-    double cst = -0.5 * d * GD_GMM_LOG_2PI;
-    for (int c = 0; c < k; c++) logw[c] = log(m->weights[c]) + m->log_det[c] + cst;
-    double work = (double)n * k * (m->cov <= GD_GMM_COV_TIED ? 0.5 * d * (d + 3) : d);
-    #pragma omp parallel if (work > GD_GMM_PAR_WORK)
-    {
-        double *w = malloc(sizeof(double) * ((size_t)k + d));
-        if (!w) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp for schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            if (!w) continue;
-            const double *xi = x + i * d;
-            double mx = -INFINITY;
-            int arg = 0;
-            for (int c = 0; c < k; c++) {
-                w[c] = logw[c] - 0.5 * maha(m, c, xi, w + k);
-                if (w[c] > mx) {
-                    mx = w[c];
-                    arg = c;
-                }
-            }
-            double norm = mx;
-            if (isfinite(mx)) {
-                double s = 0;
-                for (int c = 0; c < k; c++) s += exp(w[c] - mx);
-                norm = mx + log(s);
-            }
-            lpn[i] = norm;
-            if (log_resp) /* no component with a finite density: uniform posteriors, not NaN */
-                for (int c = 0; c < k; c++)
-                    log_resp[i * k + c] = isfinite(mx) ? w[c] - norm : -log((double)k);
-            if (labels) labels[i] = arg;
-        }
-        free(w);
-    }
-    free(logw);
-    if (fail) return gd_error_set(err, GD_ERR_NOMEM, "out of memory in the E-step");
     return GD_OK;
 }
 

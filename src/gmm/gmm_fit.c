@@ -30,75 +30,53 @@ typedef struct gd_em {
     int64_t n;
     int d, k;
     double reg;
-    double *log_resp; /* [n, k] */
-    double *resp;     /* [k, n]: responsibilities, component-major for the M-step */
+    gd_gmm_plan plan; /* the transposed data, responsibilities, the kernels' sums */
+    double *resp;     /* [k, ld] = plan.resp: responsibilities, component-major */
+    size_t ld;
     double *lpn;      /* [n] */
     double *nk;       /* [k] */
+    double *mu;       /* [k, d]: the M-step's means (the E-step computes them) */
+    double *scat;     /* [k, d, d] (full) or [k, d] (diag, spherical): scatter about mu */
     double *rowsum;   /* [n]: 1 - the sum of each point's responsibilities (tied M-step) */
     int32_t *labels;  /* [n] */
 } gd_em;
 
 /* weights, means, covariances of m from e->resp (sklearn's _estimate_gaussian_parameters, with
  * covariances summed over centred points); weights divided by n at initialisation (as sklearn's
- * _initialize), by their sum in the M-step.
+ * _initialize), by their sum in the M-step. e->nk and e->mu are those of e->resp already when
+ * have_sums (the E-step computes them), else they are computed here.
  * The tied covariance: sklearn computes (X^T X - sum_k nk mu_k mu_k^T) / sum nk, which equals the
  * centred sum when every point's responsibilities sum to 1 but otherwise (random_from_data, given
  * responsibilities) also counts (1 - sum_k r_ik) x_i x_i^T; that term is added here for the
  * points it concerns, so that both tools start from the same covariance. */
-static void m_step(gd_em *e, gd_gmm *m, int at_init) {
+static void m_step(gd_em *e, gd_gmm *m, int at_init, int have_sums) {
     const double *x = e->x, *r = e->resp;
     int64_t n = e->n;
     int d = e->d, k = e->k;
+    size_t ld = e->ld;
     double *mu = m->means, *cv = m->covariances;
-    /* every sum is accumulated in a thread's own acc[GD_GMM_BLOCK] over the points in order,
-     * then stored once: no two threads write near each other inside the loops */
-    double work = (double)n * k * d; /* of the means, diag and spherical; full/tied: x d/2 */
-    #pragma omp parallel for schedule(dynamic, 1) if (work > GD_GMM_PAR_WORK)
-    for (int c = 0; c < k; c++) {
-        const double *rc = r + (size_t)c * n;
-        double s = 0;
-        for (int64_t i = 0; i < n; i++) s += rc[i];
-        double nk = s + 10 * DBL_EPSILON;
-        e->nk[c] = nk;
-        for (int j0 = 0; j0 < d; j0 += GD_GMM_BLOCK) {
-            int nb = d - j0 < GD_GMM_BLOCK ? d - j0 : GD_GMM_BLOCK;
-            double acc[GD_GMM_BLOCK] = {0};
-            for (int64_t i = 0; i < n; i++) {
-                if (rc[i] == 0) continue;
-                const double *xi = x + i * d + j0;
-                for (int q = 0; q < nb; q++) acc[q] += rc[i] * xi[q];
-            }
-            for (int q = 0; q < nb; q++) mu[(size_t)c * d + j0 + q] = acc[q] / nk;
-        }
-    }
+    if (!have_sums) gd_gmm_plan_sums(&e->plan, e->nk, e->mu);
+    memcpy(mu, e->mu, sizeof(double) * k * d);
+    double work = (double)n * k * d;
     double total = 0;
     for (int c = 0; c < k; c++) total += e->nk[c];
     size_t dd = (size_t)d * d;
+    if (m->cov != GD_GMM_COV_TIED) gd_gmm_plan_scatter(&e->plan, mu, e->scat);
     switch (m->cov) {
     case GD_GMM_COV_FULL:
-        #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (work * d > GD_GMM_PAR_WORK)
         for (int c = 0; c < k; c++)
             for (int a = 0; a < d; a++) { /* row a, columns b <= a, of component c */
-                const double *rc = r + (size_t)c * n, *mc = mu + (size_t)c * d;
                 double *row = cv + c * dd + (size_t)a * d;
-                for (int b0 = 0; b0 <= a; b0 += GD_GMM_BLOCK) {
-                    int nb = a + 1 - b0 < GD_GMM_BLOCK ? a + 1 - b0 : GD_GMM_BLOCK;
-                    double acc[GD_GMM_BLOCK] = {0};
-                    for (int64_t i = 0; i < n; i++) {
-                        if (rc[i] == 0) continue;
-                        const double *xi = x + i * d;
-                        double t = rc[i] * (xi[a] - mc[a]);
-                        for (int q = 0; q < nb; q++) acc[q] += t * (xi[b0 + q] - mc[b0 + q]);
-                    }
-                    for (int q = 0; q < nb; q++) row[b0 + q] = acc[q] / e->nk[c];
-                }
+                for (int b = 0; b <= a; b++) row[b] = e->scat[c * dd + (size_t)a * d + b] / e->nk[c];
                 row[a] += e->reg;
             }
         break;
     case GD_GMM_COV_TIED:
+        /* every sum is accumulated in a thread's own acc[GD_GMM_BLOCK] over the points in
+         * order, then stored once: no two threads write near each other inside the loops */
         for (int64_t i = 0; i < n; i++) {
             double t = 0;
-            for (int c = 0; c < k; c++) t += r[(size_t)c * n + i];
+            for (int c = 0; c < k; c++) t += r[(size_t)c * ld + i];
             e->rowsum[i] = fabs(1 - t) > 1e-12 ? 1 - t : 0;
         }
         #pragma omp parallel for schedule(dynamic, 1) if (work * d > GD_GMM_PAR_WORK)
@@ -108,7 +86,7 @@ static void m_step(gd_em *e, gd_gmm *m, int at_init) {
                 int nb = a + 1 - b0 < GD_GMM_BLOCK ? a + 1 - b0 : GD_GMM_BLOCK;
                 double acc[GD_GMM_BLOCK] = {0};
                 for (int c = 0; c < k; c++) {
-                    const double *rc = r + (size_t)c * n, *mc = mu + (size_t)c * d;
+                    const double *rc = r + (size_t)c * ld, *mc = mu + (size_t)c * d;
                     for (int64_t i = 0; i < n; i++) {
                         if (rc[i] == 0) continue;
                         const double *xi = x + i * d;
@@ -128,32 +106,17 @@ static void m_step(gd_em *e, gd_gmm *m, int at_init) {
         }
         break;
     case GD_GMM_COV_DIAG:
-    case GD_GMM_COV_SPHERICAL: {
-        int diag = m->cov == GD_GMM_COV_DIAG;
-        #pragma omp parallel for schedule(dynamic, 1) if (work > GD_GMM_PAR_WORK)
+        for (int c = 0; c < k; c++)
+            for (int a = 0; a < d; a++)
+                cv[(size_t)c * d + a] = e->scat[(size_t)c * d + a] / e->nk[c] + e->reg;
+        break;
+    case GD_GMM_COV_SPHERICAL:
         for (int c = 0; c < k; c++) {
-            const double *rc = r + (size_t)c * n, *mc = mu + (size_t)c * d;
             double s = 0;
-            for (int j0 = 0; j0 < d; j0 += GD_GMM_BLOCK) {
-                int nb = d - j0 < GD_GMM_BLOCK ? d - j0 : GD_GMM_BLOCK;
-                double acc[GD_GMM_BLOCK] = {0};
-                for (int64_t i = 0; i < n; i++) {
-                    if (rc[i] == 0) continue;
-                    const double *xi = x + i * d + j0;
-                    for (int q = 0; q < nb; q++) {
-                        double t = xi[q] - mc[j0 + q];
-                        acc[q] += rc[i] * t * t;
-                    }
-                }
-                for (int q = 0; q < nb; q++) {
-                    if (diag) cv[(size_t)c * d + j0 + q] = acc[q] / e->nk[c] + e->reg;
-                    else s += acc[q];
-                }
-            }
-            if (!diag) cv[c] = s / e->nk[c] / d + e->reg;
+            for (int a = 0; a < d; a++) s += e->scat[(size_t)c * d + a];
+            cv[c] = s / e->nk[c] / d + e->reg;
         }
         break;
-    }
     }
     if (m->cov == GD_GMM_COV_FULL || m->cov == GD_GMM_COV_TIED) /* mirror the lower triangle */
         for (int c = 0; c < (m->cov == GD_GMM_COV_FULL ? k : 1); c++)
@@ -180,17 +143,9 @@ static gd_status precisions(gd_gmm *m, const char *when, gd_error *err) {
                         "rescale the data", when, which);
 }
 
-/* resp [k, n] from an E-step's log_resp [n, k] */
-static void resp_from_log(gd_em *e) {
-    #pragma omp parallel for schedule(static) if ((double)e->n * e->k > GD_GMM_PAR_WORK)
-    for (int64_t i = 0; i < e->n; i++)
-        for (int c = 0; c < e->k; c++)
-            e->resp[(size_t)c * e->n + i] = exp(e->log_resp[i * e->k + c]);
-}
-
 static void resp_one_hot(gd_em *e) {
-    memset(e->resp, 0, sizeof(double) * (size_t)e->n * e->k);
-    for (int64_t i = 0; i < e->n; i++) e->resp[(size_t)e->labels[i] * e->n + i] = 1;
+    memset(e->resp, 0, sizeof(double) * e->ld * e->k);
+    for (int64_t i = 0; i < e->n; i++) e->resp[(size_t)e->labels[i] * e->ld + i] = 1;
 }
 
 static gd_status initialise(gd_em *e, gd_gmm *m, const gd_gmm_options *o, gd_rng *rng,
@@ -206,27 +161,27 @@ static gd_status initialise(gd_em *e, gd_gmm *m, const gd_gmm_options *o, gd_rng
     case GD_GMM_INIT_RANDOM:
         for (int64_t i = 0; i < n; i++) {
             double t = 0;
-            for (int c = 0; c < k; c++) t += e->resp[(size_t)c * n + i] = gd_rng_uniform(rng);
-            for (int c = 0; c < k; c++) e->resp[(size_t)c * n + i] /= t;
+            for (int c = 0; c < k; c++) t += e->resp[(size_t)c * e->ld + i] = gd_rng_uniform(rng);
+            for (int c = 0; c < k; c++) e->resp[(size_t)c * e->ld + i] /= t;
         }
         break;
     case GD_GMM_INIT_RANDOM_FROM_DATA: { /* k distinct indices: a partial Fisher-Yates shuffle */
         int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
         if (!idx) return gd_error_set(err, GD_ERR_NOMEM, "out of memory");
         for (int64_t i = 0; i < n; i++) idx[i] = i;
-        memset(e->resp, 0, sizeof(double) * (size_t)n * k);
+        memset(e->resp, 0, sizeof(double) * e->ld * k);
         for (int c = 0; c < k; c++) {
             int64_t j = c + (int64_t)gd_rng_below(rng, (uint64_t)(n - c)), t = idx[c];
             idx[c] = idx[j];
             idx[j] = t;
-            e->resp[(size_t)c * n + idx[c]] = 1;
+            e->resp[(size_t)c * e->ld + idx[c]] = 1;
         }
         free(idx);
         break;
     }
     case GD_GMM_INIT_RESP:
         for (int64_t i = 0; i < n; i++)
-            for (int c = 0; c < k; c++) e->resp[(size_t)c * n + i] = o->resp[i * k + c];
+            for (int c = 0; c < k; c++) e->resp[(size_t)c * e->ld + i] = o->resp[i * k + c];
         break;
     case GD_GMM_INIT_PARAMS: /* the nearest given mean, then the given parameters on top */
         #pragma omp parallel for schedule(static) if ((double)n * k * d > GD_GMM_PAR_WORK)
@@ -249,7 +204,9 @@ static gd_status initialise(gd_em *e, gd_gmm *m, const gd_gmm_options *o, gd_rng
         break;
     }
     if (s) return s;
-    m_step(e, m, 1);
+    for (int c = 0; c < k; c++) /* the padding lanes count for nothing */
+        for (size_t i = (size_t)n; i < e->ld; i++) e->resp[(size_t)c * e->ld + i] = 0;
+    m_step(e, m, 1, 0);
     if (o->init == GD_GMM_INIT_PARAMS) {
         memcpy(m->means, o->means, sizeof(double) * k * d);
         if (o->weights) memcpy(m->weights, o->weights, sizeof(double) * k);
@@ -332,16 +289,21 @@ gd_status gd_gmm_fit(gd_gmm *m, const double *x, int64_t n, int d, const gd_gmm_
     gd_status s = check_inputs(x, n, d, o, err);
     if (s) return s;
     int k = o->k, cap = k > 2 ? k : 2;
-    gd_em e = {x, n, d, k, o->reg_covar, NULL, NULL, NULL, NULL, NULL, NULL};
+    gd_em e;
+    memset(&e, 0, sizeof e);
+    e.x = x, e.n = n, e.d = d, e.k = k, e.reg = o->reg_covar;
     gd_gmm best = {0};
+    if ((s = gd_gmm_plan_init(&e.plan, x, n, d, k, o->cov, err))) return s;
+    e.resp = e.plan.resp;
+    e.ld = e.plan.ld;
     int64_t *rep = malloc(sizeof(int64_t) * cap);
-    e.log_resp = malloc(sizeof(double) * (size_t)n * k);
-    e.resp = malloc(sizeof(double) * (size_t)n * k);
     e.lpn = malloc(sizeof(double) * (size_t)n);
     e.nk = malloc(sizeof(double) * k);
+    e.mu = malloc(sizeof(double) * k * d);
+    e.scat = malloc(sizeof(double) * (o->cov == GD_GMM_COV_FULL ? (size_t)k * d * d : (size_t)k * d));
     e.rowsum = malloc(sizeof(double) * (size_t)n);
     e.labels = malloc(sizeof(int32_t) * (size_t)n);
-    if (!rep || !e.log_resp || !e.resp || !e.lpn || !e.nk || !e.rowsum || !e.labels) {
+    if (!rep || !e.lpn || !e.nk || !e.mu || !e.scat || !e.rowsum || !e.labels) {
         s = gd_error_set(err, GD_ERR_NOMEM, "out of memory for EM on %lld points x %d "
                          "components", (long long)n, k);
         goto done;
@@ -373,17 +335,14 @@ gd_status gd_gmm_fit(gd_gmm *m, const double *x, int64_t n, int d, const gd_gmm_
             lb = t / (double)n;
         }
         for (it = 1; it <= o->max_iter; it++) {
-            double prev = lb, t = 0;
-            if ((s = gd_gmm_estep(m, x, n, e.lpn, e.log_resp, NULL, err))) goto done;
-            for (int64_t i = 0; i < n; i++) t += e.lpn[i];
-            lb = t / (double)n;
+            double prev = lb;
+            lb = gd_gmm_plan_estep(&e.plan, m, e.lpn, e.nk, e.mu);
             if (!isfinite(lb)) {
                 s = gd_error_set(err, GD_ERR_NUMERIC, "init %d, iteration %d: the log-likelihood "
                                  "is %g; rescale the data or increase reg_covar", init + 1, it, lb);
                 goto done;
             }
-            resp_from_log(&e);
-            m_step(&e, m, 0);
+            m_step(&e, m, 0, 1);
             snprintf(when, sizeof when, "init %d, iteration %d", init + 1, it);
             if ((s = precisions(m, when, err))) goto done;
             if (o->on_iter) o->on_iter(o->ctx, init, it, lb);
@@ -402,8 +361,8 @@ gd_status gd_gmm_fit(gd_gmm *m, const double *x, int64_t n, int d, const gd_gmm_
 done:
     if (s) gd_gmm_free(m);
     gd_gmm_free(&best);
-    free(rep), free(e.log_resp), free(e.resp), free(e.lpn), free(e.nk), free(e.rowsum),
-        free(e.labels);
+    gd_gmm_plan_free(&e.plan);
+    free(rep), free(e.lpn), free(e.nk), free(e.mu), free(e.scat), free(e.rowsum), free(e.labels);
     return s;
 }
 
