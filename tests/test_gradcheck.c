@@ -7,6 +7,7 @@
 #include "gmmdiff/core.h"
 #include "gmmdiff/ops.h"
 #include "testutil.h"
+#include "ops/vexp.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -538,5 +539,20 @@ int main(void) {
                             .in_lo = {-6, 0}, .in_hi = {6, 1}, .ref = ngmg_ref, .fwd = ngmg_fwd,
                             .bwd = ngmg_bwd, .iv = {5}, .fv = {0.5f, 8.0f}};
     for (int i = 0; i < nc; i++) run_case(&cases[i]);
+    /* the vectorisable exp of SiLU and softmax (src/ops/vexp.h): within 1 ulp of exp over its
+     * range, NaN stays NaN, clamped outside */
+    {
+        double worst = 0;
+        for (float x = -87.0f; x < 88.0f; x += 0.00731f) {
+            double e = exp((double)x), a = gd_vexpf(x);
+            double ulp = (double)nextafterf((float)e, INFINITY) - (double)(float)e;
+            if (fabs(a - e) / ulp > worst) worst = fabs(a - e) / ulp;
+        }
+        printf("vexp: worst error %.2f ulp over [-87, 88]\n", worst);
+        TEST_COND("vexp within 1 ulp of exp", worst <= 1.0);
+        TEST_COND("vexp keeps NaN", isnan(gd_vexpf(NAN)));
+        TEST_COND("vexp clamps", gd_vexpf(-1000.0f) > 0 && gd_vexpf(-1000.0f) < 1e-37f &&
+                                 isfinite(gd_vexpf(1000.0f)) && gd_vexpf(1000.0f) > 1e38f);
+    }
     return gd_test_report("test_gradcheck");
 }

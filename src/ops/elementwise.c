@@ -2,6 +2,7 @@
  * concat. */
 #include "gmmdiff/ops.h"
 #include "gmmdiff/core.h"
+#include "vexp.h"
 
 #include <math.h>
 #include <string.h>
@@ -11,7 +12,7 @@ void gd_silu_forward(float *out, const float *inp, size_t n) {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = x / (1.0f + expf(-x));
+        out[i] = x / (1.0f + gd_vexpf(-x));
     }
 }
 
@@ -19,7 +20,7 @@ void gd_silu_backward(float *dinp, const float *dout, const float *inp, size_t n
     GD_ASSERT(dinp && dout && inp);
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i], s = 1.0f / (1.0f + expf(-x));
+        float x = inp[i], s = 1.0f / (1.0f + gd_vexpf(-x));
         dinp[i] += dout[i] * s * (1.0f + x * (1.0f - s));
     }
 }
