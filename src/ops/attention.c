@@ -3,10 +3,12 @@
  *
  * Saved for backward (gd_attention_saved_floats):
  *   mean, rstd [N, G] | xn, q, k, v, ctx [N, HW, C] tokens | probs [N, heads, HW, HW]
- * The per-head products are plain loops parallel over (image, head); the projections are
- * linears (BLAS) over all N*HW tokens at once. */
+ * The per-head products are single-threaded GEMMs, parallel over (image, head); the projections
+ * are linears (BLAS) over all N*HW tokens at once. */
 #include "gmmdiff/ops.h"
 #include "gmmdiff/core.h"
+#include "core/blas.h"
+#include "vexp.h"
 
 #include <math.h>
 #include <string.h>
@@ -83,34 +85,19 @@ void gd_attention_forward(float *out, float *saved, const float *x, const gd_att
     #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < N; n++)
         for (int h = 0; h < H; h++) {
-            const float *q = s.q + (size_t)n * HW * C + h * D;
-            const float *k = s.k + (size_t)n * HW * C + h * D;
-            const float *v = s.v + (size_t)n * HW * C + h * D;
+            const size_t base = (size_t)n * HW * C + h * D;
             float *P = s.probs + ((size_t)n * H + h) * HW * HW;
-            float *ctx = s.ctx + (size_t)n * HW * C + h * D;
+            /* P = softmax(scale q k^T) by rows; ctx = P v (single-threaded GEMMs per head) */
+            gd_sgemm(0, 1, HW, HW, D, scale, s.q + base, C, s.k + base, C, 0.0f, P, HW);
             for (int i = 0; i < HW; i++) {
-                float *row = P + (size_t)i * HW, mx = -INFINITY;
-                for (int j = 0; j < HW; j++) {
-                    float acc = 0.0f;
-                    for (int e = 0; e < D; e++) acc += q[(size_t)i * C + e] * k[(size_t)j * C + e];
-                    row[j] = acc * scale;
-                    if (row[j] > mx) mx = row[j];
-                }
-                float sum = 0.0f;
-                for (int j = 0; j < HW; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
+                float *row = P + (size_t)i * HW, mx = -INFINITY, sum = 0.0f;
+                for (int j = 0; j < HW; j++) mx = row[j] > mx ? row[j] : mx;
+                for (int j = 0; j < HW; j++) row[j] = gd_vexpf(row[j] - mx);
+                for (int j = 0; j < HW; j++) sum += row[j];
+                const float inv = 1.0f / sum;
                 for (int j = 0; j < HW; j++) row[j] *= inv;
-                float *c = ctx + (size_t)i * C;
-                for (int e = 0; e < D; e++) c[e] = 0.0f;
-                for (int j = 0; j < HW; j++) {
-                    float pj = row[j];
-                    const float *vj = v + (size_t)j * C;
-                    for (int e = 0; e < D; e++) c[e] += pj * vj[e];
-                }
             }
+            gd_sgemm(0, 0, HW, D, HW, 1.0f, P, HW, s.v + base, C, 0.0f, s.ctx + base, C);
         }
 
     gd_linear_forward(o, s.ctx, p->wo, p->bo, T, C, C);
@@ -139,38 +126,21 @@ void gd_attention_backward(float *dx, const gd_attention_grads *g, const float *
     #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < N; n++)
         for (int h = 0; h < H; h++) {
-            size_t base = (size_t)n * HW * C + h * D;
-            const float *q = s.q + base, *k = s.k + base, *v = s.v + base, *dc = dctx + base;
-            float *gq = dq + base, *gk = dk + base, *gv = dv + base;
+            const size_t base = (size_t)n * HW * C + h * D;
             const float *P = s.probs + ((size_t)n * H + h) * HW * HW;
             float *G = dP + ((size_t)n * H + h) * HW * HW;
-            for (int i = 0; i < HW; i++)
-                for (int e = 0; e < D; e++) gq[(size_t)i * C + e] = gk[(size_t)i * C + e] =
-                    gv[(size_t)i * C + e] = 0.0f;
+            /* dP = dctx v^T, dv = P^T dctx; dS = P * (dP - rowsum(dP * P)) * scale;
+             * dq = dS k, dk = dS^T q */
+            gd_sgemm(0, 1, HW, HW, D, 1.0f, dctx + base, C, s.v + base, C, 0.0f, G, HW);
+            gd_sgemm(1, 0, HW, D, HW, 1.0f, P, HW, dctx + base, C, 0.0f, dv + base, C);
             for (int i = 0; i < HW; i++) {
-                const float *prow = P + (size_t)i * HW, *dci = dc + (size_t)i * C;
+                const float *prow = P + (size_t)i * HW;
                 float *grow = G + (size_t)i * HW, dot = 0.0f;
-                for (int j = 0; j < HW; j++) {
-                    const float *vj = v + (size_t)j * C;
-                    float acc = 0.0f;
-                    for (int e = 0; e < D; e++) acc += dci[e] * vj[e];
-                    grow[j] = acc;
-                    dot += acc * prow[j];
-                    float *gvj = gv + (size_t)j * C;
-                    for (int e = 0; e < D; e++) gvj[e] += prow[j] * dci[e];
-                }
+                for (int j = 0; j < HW; j++) dot += grow[j] * prow[j];
                 for (int j = 0; j < HW; j++) grow[j] = prow[j] * (grow[j] - dot) * scale;
-                float *gqi = gq + (size_t)i * C;
-                const float *qi = q + (size_t)i * C;
-                for (int j = 0; j < HW; j++) {
-                    const float *kj = k + (size_t)j * C;
-                    float *gkj = gk + (size_t)j * C, ds = grow[j];
-                    for (int e = 0; e < D; e++) {
-                        gqi[e] += ds * kj[e];
-                        gkj[e] += ds * qi[e];
-                    }
-                }
             }
+            gd_sgemm(0, 0, HW, D, HW, 1.0f, G, HW, s.k + base, C, 0.0f, dq + base, C);
+            gd_sgemm(1, 0, HW, D, HW, 1.0f, G, HW, s.q + base, C, 0.0f, dk + base, C);
         }
 
     memset(dxn, 0, sizeof(float) * t);
