@@ -214,9 +214,9 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
     if (dw) {
         #pragma omp parallel for schedule(static)
         for (size_t j = 0; j < wn; j++) {
-            float s = dw[j];
-            for (int g = 0; g < G; g++) s += part[(size_t)g * wn + j];
-            dw[j] = s;
+            float s = part[j];
+            for (int g = 1; g < G; g++) s += part[(size_t)g * wn + j];
+            dw[j] += s;
         }
     }
 }
