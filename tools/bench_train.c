@@ -5,6 +5,7 @@
  * timed step or call and, last, the median, the model FLOPs rate and the peak memory. */
 #include "cli.h"
 #include "gmmdiff/core.h"
+#include "gmmdiff/graph.h"
 #include "gmmdiff/train.h"
 #include "gmmdiff/unet.h"
 #include "core/blas.h"
@@ -54,7 +55,8 @@ static void bench_train_help(const char *what) {
            "  --warmup W        untimed steps or calls first (default 2 / 1)\n"
            "  --sample-steps K  DDIM steps per sampling call (default 50)\n"
            "  --threads T       threads for OpenMP and BLAS (default: all cores)\n"
-           "  --write-config F  write the model's config.json to F and exit\n",
+           "  --write-config F  write the model's config.json to F and exit\n"
+           "  --profile         print the time of each op kind over the timed steps\n",
            what);
 }
 
@@ -140,12 +142,14 @@ static double sgemm_gflops(void) {
 int gd_bench_train(int argc, char **argv) {
     const int sample = !strcmp(argv[0], "sample");
     const char *config = NULL, *dump = NULL;
+    int profile = 0;
     int batch = 64, steps = sample ? 2 : 10, warmup = sample ? 1 : 2, threads = 0, ksteps = 50;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { bench_train_help(argv[0]); return 0; }
         else if (!strcmp(a, "--config") && v) { config = v; i++; }
         else if (!strcmp(a, "--write-config") && v) { dump = v; i++; }
+        else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--batch")) { batch = gd_cli_int(a, v, 1, 4096); i++; }
         else if (!strcmp(a, "--steps")) { steps = gd_cli_int(a, v, 1, 100000); i++; }
         else if (!strcmp(a, "--warmup")) { warmup = gd_cli_int(a, v, 0, 100000); i++; }
@@ -218,6 +222,7 @@ int gd_bench_train(int argc, char **argv) {
         goto done;
     }
     for (int r = -warmup; r < steps; r++) {
+        if (r == 0 && profile) gd_graph_profile(1);
         double t0 = now_ms();
         float loss = 0, norm = 0;
         gd_status s = sample ? gd_trainer_sample(t, batch, NULL, 1.0f, ksteps, 1, x, &err)
@@ -231,6 +236,10 @@ int gd_bench_train(int argc, char **argv) {
         if (r >= 0) times[r] = ms;
         printf("%s %d ms=%.2f%s", r < 0 ? "warmup" : "step", r, ms, sample ? "\n" : "");
         if (!sample) printf(" loss=%.5f\n", (double)loss);
+    }
+    if (profile) {
+        gd_graph_profile(0);
+        gd_graph_profile_report(stdout);
     }
     qsort(times, (size_t)steps, sizeof(double), cmp_double);
     double med = times[steps / 2];

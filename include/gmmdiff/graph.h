@@ -16,6 +16,8 @@
 
 #include "gmmdiff/core.h"
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -81,6 +83,11 @@ gd_t gd_graph_param(const gd_graph *g, int i);
 float *gd_graph_params(const gd_graph *g, size_t *n);      /* all parameters, contiguous */
 float *gd_graph_param_grads(const gd_graph *g, size_t *n); /* their gradients, same order */
 size_t gd_graph_bytes(const gd_graph *g); /* memory planned (parameters, activations, scratch) */
+
+/* Wall time per op kind and pass, summed over every graph of the process from the call with
+ * on = 1 (which clears the sums) to the call with on = 0; gd_graph_profile_report prints them, largest first. */
+void gd_graph_profile(int on);
+void gd_graph_profile_report(FILE *f);
 
 /* parameters <-> safetensors, by name (tensor prefix + parameter name); every parameter must be
  * present with its exact shape, else GD_ERR_SHAPE naming the file and the tensor */

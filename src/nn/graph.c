@@ -5,6 +5,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* per-op wall time, when on (gd_graph_profile): [op][0 forward, 1 backward] */
+static int prof_on;
+static double prof_ms[GD_OP_COUNT][2];
+static long prof_calls[GD_OP_COUNT][2];
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void gd_graph_profile(int on) {
+    prof_on = on;
+    if (!on) return;
+    memset(prof_ms, 0, sizeof prof_ms);
+    memset(prof_calls, 0, sizeof prof_calls);
+}
+
+static int by_ms_desc(const void *a, const void *b) {
+    double x = prof_ms[((const int *)a)[0]][((const int *)a)[1]];
+    double y = prof_ms[((const int *)b)[0]][((const int *)b)[1]];
+    return (x < y) - (x > y);
+}
+
+void gd_graph_profile_report(FILE *f) {
+    int rows[GD_OP_COUNT * 2][2], n = 0;
+    double total = 0;
+    for (int o = 0; o < GD_OP_COUNT; o++)
+        for (int d = 0; d < 2; d++)
+            if (prof_calls[o][d]) {
+                rows[n][0] = o;
+                rows[n][1] = d;
+                n++;
+                total += prof_ms[o][d];
+            }
+    qsort(rows, (size_t)n, sizeof rows[0], by_ms_desc);
+    fprintf(f, "%-20s %-8s %8s %10s %6s\n", "op", "pass", "calls", "ms", "share");
+    for (int i = 0; i < n; i++) {
+        int o = rows[i][0], d = rows[i][1];
+        fprintf(f, "%-20s %-8s %8ld %10.1f %5.1f%%\n", gd_op_defs[o].name,
+                d ? "backward" : "forward", prof_calls[o][d], prof_ms[o][d],
+                total > 0 ? 100.0 * prof_ms[o][d] / total : 0.0);
+    }
+}
+
+static void run_op(gd_graph *g, gd_tensor *t, int backward) {
+    if (!prof_on) {
+        (backward ? gd_op_defs[t->op].backward : gd_op_defs[t->op].forward)(g, t);
+        return;
+    }
+    double t0 = now_ms();
+    (backward ? gd_op_defs[t->op].backward : gd_op_defs[t->op].forward)(g, t);
+    prof_ms[t->op][backward] += now_ms() - t0;
+    prof_calls[t->op][backward]++;
+}
 
 gd_graph *gd_graph_new(void) {
     gd_graph *g = calloc(1, sizeof *g);
@@ -192,7 +249,7 @@ void gd_graph_forward(gd_graph *g) {
     GD_ASSERT_MSG(g && g->planned, "gd_graph_forward before gd_graph_plan");
     for (int i = 0; i < g->n; i++) {
         gd_tensor *t = &g->t[i];
-        if (t->kind == GD_KIND_OP) gd_op_defs[t->op].forward(g, t);
+        if (t->kind == GD_KIND_OP) run_op(g, t, 0);
     }
 }
 
@@ -236,7 +293,7 @@ void gd_graph_backward_seed(gd_graph *g, gd_t id, const float *dt) {
                 }
             }
             if (first[j] == j && j != id) memset(t->grad, 0, sizeof(float) * t->numel);
-            gd_op_defs[t->op].backward(g, t);
+            run_op(g, t, 1);
         }
     }
     free(first);
