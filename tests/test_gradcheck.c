@@ -490,6 +490,10 @@ int main(void) {
     cases[nc++] = conv_case("conv2d k1 s1 p0", 2, 5, 4, 3, 3, 1, 1, 0, 0);
     cases[nc++] = conv_case("conv2d k3 s2 p0", 1, 2, 8, 9, 3, 3, 2, 0, 0);
     cases[nc++] = conv_case("conv2d k3 s1 p1 multi-chunk", 3, 64, 64, 64, 2, 3, 1, 1, 40);
+    /* Winograd F(2x2, 3x3) (16+ channels each way): odd sizes (cropped tiles), and 13 images
+     * in groups of 12 and 1 */
+    cases[nc++] = conv_case("conv2d winograd 7x5", 5, 16, 7, 5, 17, 3, 1, 1, 40);
+    cases[nc++] = conv_case("conv2d winograd 8x8 two groups", 13, 16, 8, 8, 16, 3, 1, 1, 40);
     cases[nc++] = (gc_case){.name = "group_norm", .nin = 3, .in_n = {2 * 6 * 5, 6, 6},
                             .out_n = 2 * 6 * 5, .in_lo = {-2, 0.5f, -1}, .in_hi = {3, 1.5f, 1},
                             .ref = gn_ref, .fwd = FWD(gn_fwd), .bwd = gn_bwd, .iv = {2, 6, 5, 3},
