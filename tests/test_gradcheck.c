@@ -494,6 +494,10 @@ int main(void) {
      * in groups of 12 and 1 */
     cases[nc++] = conv_case("conv2d winograd 7x5", 5, 16, 7, 5, 17, 3, 1, 1, 40);
     cases[nc++] = conv_case("conv2d winograd 8x8 two groups", 13, 16, 8, 8, 16, 3, 1, 1, 40);
+    /* 49 tiles or more: the weight gradient by Winograd as well, odd sizes, and 20 images in
+     * 16 partial sums, some of two groups */
+    cases[nc++] = conv_case("conv2d winograd dw 13x13", 3, 16, 13, 13, 17, 3, 1, 1, 40);
+    cases[nc++] = conv_case("conv2d winograd dw 28x28", 20, 16, 28, 28, 16, 3, 1, 1, 40);
     cases[nc++] = (gc_case){.name = "group_norm", .nin = 3, .in_n = {2 * 6 * 5, 6, 6},
                             .out_n = 2 * 6 * 5, .in_lo = {-2, 0.5f, -1}, .in_hi = {3, 1.5f, 1},
                             .ref = gn_ref, .fwd = FWD(gn_fwd), .bwd = gn_bwd, .iv = {2, 6, 5, 3},

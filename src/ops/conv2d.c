@@ -84,7 +84,11 @@ static wino_dims wino_dims_of(const gd_conv2d_dims *d) {
 /* floats of one thread's Winograd work area for I input and O output channels */
 static size_t wino_slot_floats(const wino_dims *w, int I, int O) {
     size_t L = (size_t)w->nb * w->T, te = (size_t)w->tw + 1;
-    return 16 * (size_t)(I + O) * L + 2 * (size_t)w->hp * te + 8 * te + 10 * (size_t)w->tw;
+    size_t sub = ((size_t)w->th + 1) * te + 1, len = (size_t)w->th * te;
+    size_t in_area = 4 * sub + 8 * (len + 1) + 4 * len, out_area = 12 * (size_t)w->T;
+    /* V, M (or dM), the transforms' work area, and the weight gradient's dU accumulator */
+    return 16 * (size_t)(I + O) * L + (in_area > out_area ? in_area : out_area) +
+           16 * (size_t)I * O;
 }
 
 /* floats of one thread's slot: im2col's columns (and their gradient), or the Winograd area */
@@ -178,33 +182,38 @@ static void store_row(float *restrict row, const float *restrict ye, const float
     }
 }
 
-/* B^T d over four rows: t0 = r0 - r2, t1 = r1 + r2, t2 = r2 - r1, t3 = r1 - r3 */
-static void rows_bt(float *restrict t, const float *restrict r, size_t stride, int n) {
-    const float *r0 = r, *r1 = r + stride, *r2 = r1 + stride, *r3 = r2 + stride;
-    float *t0 = t, *t1 = t + n, *t2 = t1 + n, *t3 = t2 + n;
-    for (int i = 0; i < n; i++) {
-        t0[i] = r0[i] - r2[i];
-        t1[i] = r1[i] + r2[i];
-        t2[i] = r2[i] - r1[i];
-        t3[i] = r1[i] - r3[i];
+/* B^T d for every tile row at once. The padded plane is held as its even and odd rows (e, o:
+ * [th + 1][n] each, one column parity); tile row ty reads rows 2ty .. 2ty+3 = e[ty], o[ty],
+ * e[ty+1], o[ty+1], so with q = ty * n + i: t0 = r0 - r2, t1 = r1 + r2, t2 = r2 - r1,
+ * t3 = r1 - r3 are four loops over th * n contiguous entries */
+static void rows_bt(float *restrict t, const float *restrict e, const float *restrict o,
+                    int n, int len) {
+    float *t0 = t, *t1 = t + len, *t2 = t1 + len, *t3 = t2 + len;
+    for (int q = 0; q < len; q++) {
+        float r0 = e[q], r1 = o[q], r2 = e[q + n], r3 = o[q + n];
+        t0[q] = r0 - r2;
+        t1[q] = r1 + r2;
+        t2[q] = r2 - r1;
+        t3[q] = r1 - r3;
     }
 }
 
-/* (. B) over the tiles of one transformed row, from its even (e) and odd (o) columns: tile tx
- * reads columns 2tx .. 2tx+3 = e[tx], o[tx], e[tx+1], o[tx+1] */
-static void cols_b(float *restrict v0, float *restrict v1, float *restrict v2,
-                   float *restrict v3, const float *restrict e, const float *restrict o,
-                   int tw) {
-    for (int t = 0; t < tw; t++) {
-        v0[t] = e[t] - e[t + 1];
-        v1[t] = o[t] + e[t + 1];
-        v2[t] = e[t + 1] - o[t];
-        v3[t] = o[t] - o[t + 1];
+/* (. B) for every tile of one transformed row set: tile (ty, tx) reads columns 2tx .. 2tx+3 =
+ * e[tx], o[tx], e[tx+1], o[tx+1] of row ty (stride n = tw + 1); results at ty * n + tx (the
+ * entry tx = tw of each row is not a tile and is dropped when packed) */
+static void cols_b(float *restrict v, const float *restrict e, const float *restrict o,
+                   int len) {
+    float *v0 = v, *v1 = v + len, *v2 = v1 + len, *v3 = v2 + len;
+    for (int q = 0; q < len; q++) {
+        float a = e[q], b = o[q], c = e[q + 1], d = o[q + 1];
+        v0[q] = a - c;
+        v1[q] = b + c;
+        v2[q] = c - b;
+        v3[q] = b - d;
     }
 }
 
-/* A^T m over the four rows of one output channel's tiles: s0 = m0 + m1 + m2,
- * s1 = m1 - m2 - m3 */
+/* A^T m for all tiles of one output channel: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 */
 static void rows_at(float *restrict s0, float *restrict s1, const float *restrict m0,
                     const float *restrict m1, const float *restrict m2,
                     const float *restrict m3, int n) {
@@ -214,13 +223,134 @@ static void rows_at(float *restrict s0, float *restrict s1, const float *restric
     }
 }
 
-/* (. A) and the store of one output row: y[2t] = a0 + a1 + a2, y[2t+1] = a1 - a2 - a3 */
-static void cols_a(float *restrict ye, float *restrict yo, const float *restrict a, int tw) {
-    const float *a0 = a, *a1 = a + tw, *a2 = a1 + tw, *a3 = a2 + tw;
-    for (int t = 0; t < tw; t++) {
-        ye[t] = a0[t] + a1[t] + a2[t];
-        yo[t] = a1[t] - a2[t] - a3[t];
+/* (. A) for all tiles: ye = a0 + a1 + a2 (output column 2tx), yo = a1 - a2 - a3 (2tx + 1) */
+static void cols_a(float *restrict ye, float *restrict yo, const float *restrict a0,
+                   const float *restrict a1, const float *restrict a2,
+                   const float *restrict a3, int n) {
+    for (int i = 0; i < n; i++) {
+        ye[i] = a0[i] + a1[i] + a2[i];
+        yo[i] = a1[i] - a2[i] - a3[i];
     }
+}
+
+/* V[k*4+j][c][b*T + tile] = (B^T d B)[k][j] of the I-channel images i0 .. i0 + nb - 1 (L = nb T
+ * tiles per row of V); work is an area of wino_in_floats */
+static void wino_input(float *restrict V, const float *in, int I, int H, int W,
+                       const wino_dims *wd, int i0, int nb, float *work) {
+    const int tw = wd->tw, th = wd->th, T = wd->T, te = tw + 1;
+    const int sub = (th + 1) * te + 1, len = th * te; /* a quarter plane; tile rows x te */
+    const size_t L = (size_t)nb * T, plane = (size_t)H * W;
+    /* the zero-padded plane as four quarters by row and column parity: [th + 1][te] each */
+    float *Q = work, *ee = Q, *eo = Q + sub, *oe = Q + 2 * sub, *oo = Q + 3 * sub;
+    float *TR = Q + 4 * (size_t)sub;          /* B^T d: [2 parities][4][len + 1] */
+    float *VB = TR + 8 * (size_t)(len + 1);   /* B^T d B of one k: [4][len] */
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < I; c++) {
+            const float *x = in + ((size_t)(i0 + b) * I + c) * plane;
+            memset(Q, 0, sizeof(float) * 4 * (size_t)sub);
+            /* padded row Y = y + 1 and column X = x + 1 */
+            for (int y = 0; y < H; y++) {
+                int Y = y + 1;
+                float *qe = (Y & 1 ? oe : ee) + (size_t)(Y >> 1) * te;
+                float *qo = (Y & 1 ? oo : eo) + (size_t)(Y >> 1) * te;
+                split_row(qe, qo, x + (size_t)y * W, W, te);
+            }
+            float *te0 = TR, *to0 = TR + 4 * (size_t)(len + 1);
+            rows_bt(te0, ee, oe, te, len);
+            rows_bt(to0, eo, oo, te, len);
+            for (int k = 0; k < 4; k++) {
+                cols_b(VB, te0 + (size_t)k * len, to0 + (size_t)k * len, len);
+                for (int j = 0; j < 4; j++) {
+                    float *dst = V + ((size_t)(k * 4 + j) * I + c) * L + (size_t)b * T;
+                    const float *src = VB + (size_t)j * len;
+                    for (int ty = 0; ty < th; ty++)
+                        memcpy(dst + (size_t)ty * tw, src + (size_t)ty * te,
+                               sizeof(float) * (size_t)tw);
+                }
+            }
+        }
+}
+
+/* the rows of A dy for every tile: p = (a, a + c, a - c, -c), q = (b, b + d, b - d, -d) */
+static void dout_rows(float *restrict pq, const float *restrict a, const float *restrict b,
+                      const float *restrict c, const float *restrict d, int n) {
+    float *p0 = pq, *p1 = p0 + n, *p2 = p1 + n, *p3 = p2 + n;
+    float *q0 = p3 + n, *q1 = q0 + n, *q2 = q1 + n, *q3 = q2 + n;
+    for (int t = 0; t < n; t++) {
+        p0[t] = a[t];
+        p1[t] = a[t] + c[t];
+        p2[t] = a[t] - c[t];
+        p3[t] = -c[t];
+        q0[t] = b[t];
+        q1[t] = b[t] + d[t];
+        q2[t] = b[t] - d[t];
+        q3[t] = -d[t];
+    }
+}
+
+/* a row (p, q) of A dy times A^T: (p, p + q, p - q, -q), into m, m + st, m + 2 st, m + 3 st */
+static void dout_cols(float *restrict m, size_t st, const float *restrict p,
+                      const float *restrict q, int n) {
+    float *m0 = m, *m1 = m + st, *m2 = m + 2 * st, *m3 = m + 3 * st;
+    for (int t = 0; t < n; t++) {
+        m0[t] = p[t];
+        m1[t] = p[t] + q[t];
+        m2[t] = p[t] - q[t];
+        m3[t] = -q[t];
+    }
+}
+
+/* the adjoint of the output transform for the O-channel output gradients of images
+ * i0 .. i0 + nb - 1: dM[k*4+j][o][b*T + tile] = (A dy A^T)[k][j], dy the tile's 2x2 gradient
+ * (zero where the tile runs past the image). With dy = [[a, b], [c, d]]: the rows of A dy are
+ * (a, b), (a + c, b + d), (a - c, b - d), (-c, -d), and a row (p, q) times A^T is
+ * (p, p + q, p - q, -q). work holds four [T] quarters of dy and the rows [8][T]. */
+static void wino_dout(float *restrict dM, const float *dout, int O, int H, int W,
+                      const wino_dims *wd, int i0, int nb, float *restrict work) {
+    const int tw = wd->tw, th = wd->th, T = wd->T;
+    const size_t L = (size_t)nb * T, plane = (size_t)H * W, st = (size_t)O * L;
+    float *qa = work, *qb = qa + T, *qc = qb + T, *qd = qc + T, *PQ = qd + T;
+    (void)th;
+    for (int b = 0; b < nb; b++)
+        for (int o = 0; o < O; o++) {
+            const float *dy = dout + ((size_t)(i0 + b) * O + o) * plane;
+            memset(work, 0, sizeof(float) * 4 * (size_t)T);
+            for (int y = 0; y < H; y++) {
+                float *e = (y & 1 ? qc : qa) + (size_t)(y >> 1) * tw;
+                float *od = (y & 1 ? qd : qb) + (size_t)(y >> 1) * tw;
+                const float *row = dy + (size_t)y * W;
+                for (int t = 0; t < W / 2; t++) {
+                    e[t] = row[2 * t];
+                    od[t] = row[2 * t + 1];
+                }
+                if (W & 1) e[W / 2] = row[W - 1];
+            }
+            float *m = dM + (size_t)o * L + (size_t)b * T;
+            dout_rows(PQ, qa, qb, qc, qd, T);
+            for (int k = 0; k < 4; k++)
+                dout_cols(m + (size_t)(k * 4) * st, st, PQ + (size_t)k * T,
+                          PQ + (size_t)(4 + k) * T, T);
+        }
+}
+
+/* dw[o][i][3][3] = G^T dU[.][o][i] G, the adjoint of wino_kernel (rot = 0) */
+static void wino_kernel_grad(float *dw, const float *dU, int O, int I) {
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < I; i++) {
+            float u[4][4], t[3][4];
+            for (int xi = 0; xi < 16; xi++) u[xi / 4][xi % 4] = dU[((size_t)xi * O + o) * I + i];
+            for (int c = 0; c < 4; c++) { /* G^T u: rows g0 + .5 g1 + .5 g2, .5 g1 - .5 g2, ... */
+                t[0][c] = u[0][c] + 0.5f * (u[1][c] + u[2][c]);
+                t[1][c] = 0.5f * (u[1][c] - u[2][c]);
+                t[2][c] = 0.5f * (u[1][c] + u[2][c]) + u[3][c];
+            }
+            float *g = dw + ((size_t)o * I + i) * 9;
+            for (int r = 0; r < 3; r++) {
+                g[r * 3 + 0] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+                g[r * 3 + 1] = 0.5f * (t[r][1] - t[r][2]);
+                g[r * 3 + 2] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+            }
+        }
 }
 
 /* out[img] (=, or += when acc) conv(in[img]) + bias for the images i0 .. i0 + nb - 1 of a group;
@@ -228,60 +358,34 @@ static void cols_a(float *restrict ye, float *restrict yo, const float *restrict
 static void wino_group(float *out, const float *in, const float *U, const float *bias, int I,
                        int O, int H, int W, const wino_dims *wd, int i0, int nb, int acc,
                        float *buf) {
-    const int tw = wd->tw, th = wd->th, T = wd->T, hp = wd->hp, te = tw + 1;
+    const int tw = wd->tw, T = wd->T;
     const size_t L = (size_t)nb * T, plane = (size_t)H * W;
-    float *V = buf, *M = V + 16 * (size_t)I * L;
-    /* the padded plane split into even and odd columns: [hp][te] each */
-    float *PE = M + 16 * (size_t)O * L, *PO = PE + (size_t)hp * te;
-    float *TE = PO + (size_t)hp * te, *TO = TE + 4 * (size_t)te; /* [4][te] row transforms */
-    float *S = TO + 4 * (size_t)te, *Ye = S + 8 * (size_t)tw, *Yo = Ye + tw;
-    /* input transform: V[k*4+j][c][tile] = (B^T d B)[k][j] */
-    for (int b = 0; b < nb; b++)
-        for (int c = 0; c < I; c++) {
-            const float *x = in + ((size_t)(i0 + b) * I + c) * plane;
-            memset(PE, 0, sizeof(float) * (size_t)te);
-            memset(PO, 0, sizeof(float) * (size_t)te);
-            for (int y = 0; y < H; y++)
-                split_row(PE + (size_t)(y + 1) * te, PO + (size_t)(y + 1) * te,
-                          x + (size_t)y * W, W, te);
-            for (int y = H + 1; y < hp; y++) {
-                memset(PE + (size_t)y * te, 0, sizeof(float) * (size_t)te);
-                memset(PO + (size_t)y * te, 0, sizeof(float) * (size_t)te);
-            }
-            for (int ty = 0; ty < th; ty++) {
-                rows_bt(TE, PE + (size_t)(2 * ty) * te, (size_t)te, te);
-                rows_bt(TO, PO + (size_t)(2 * ty) * te, (size_t)te, te);
-                const size_t off = (size_t)c * L + (size_t)b * T + (size_t)ty * tw;
-                for (int k = 0; k < 4; k++) {
-                    float *v = V + (size_t)(k * 4) * I * L + off;
-                    const size_t st = (size_t)I * L;
-                    cols_b(v, v + st, v + 2 * st, v + 3 * st, TE + (size_t)k * te,
-                           TO + (size_t)k * te, tw);
-                }
-            }
-        }
+    float *V = buf, *M = V + 16 * (size_t)I * L, *Q = M + 16 * (size_t)O * L;
+    wino_input(V, in, I, H, W, wd, i0, nb, Q);
     for (int xi = 0; xi < 16; xi++)
         gd_sgemm(0, 0, O, (int)L, I, 1.0f, U + (size_t)xi * O * I, I, V + (size_t)xi * I * L,
                  (int)L, 0.0f, M + (size_t)xi * O * L, (int)L);
     /* output transform: y = A^T m A, cropped to H x W */
     const size_t st = (size_t)O * L;
+    float *S = Q, *Y = S + 8 * (size_t)T; /* [2][4][T] and [2][2][T], reusing the input area */
     for (int b = 0; b < nb; b++)
         for (int o = 0; o < O; o++) {
             float *yimg = out + ((size_t)(i0 + b) * O + o) * plane;
             const float bv = bias ? bias[o] : 0.0f;
-            for (int ty = 0; ty < th; ty++) {
-                const size_t off = (size_t)o * L + (size_t)b * T + (size_t)ty * tw;
-                for (int j = 0; j < 4; j++) {
-                    const float *m = M + (size_t)j * st + off;
-                    rows_at(S + (size_t)j * tw, S + (size_t)(4 + j) * tw, m, m + 4 * st,
-                            m + 8 * st, m + 12 * st, tw);
-                }
-                for (int r = 0; r < 2; r++) {
-                    int y = 2 * ty + r;
-                    if (y >= H) break;
-                    cols_a(Ye, Yo, S + (size_t)(4 * r) * tw, tw);
-                    store_row(yimg + (size_t)y * W, Ye, Yo, W, bv, acc);
-                }
+            const float *m = M + (size_t)o * L + (size_t)b * T;
+            for (int j = 0; j < 4; j++)
+                rows_at(S + (size_t)j * T, S + (size_t)(4 + j) * T, m + (size_t)j * st,
+                        m + (size_t)(4 + j) * st, m + (size_t)(8 + j) * st,
+                        m + (size_t)(12 + j) * st, T);
+            for (int r = 0; r < 2; r++) {
+                const float *a = S + (size_t)(4 * r) * T;
+                cols_a(Y + (size_t)(2 * r) * T, Y + (size_t)(2 * r + 1) * T, a, a + T,
+                       a + 2 * T, a + 3 * T, T);
+            }
+            for (int y = 0; y < H; y++) {
+                int r = y & 1, ty = y >> 1;
+                store_row(yimg + (size_t)y * W, Y + (size_t)(2 * r) * T + (size_t)ty * tw,
+                          Y + (size_t)(2 * r + 1) * T + (size_t)ty * tw, W, bv, acc);
             }
         }
 }
@@ -431,11 +535,47 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
         }
     }
     if (!dw && !dinp) return;
+    /* the weight gradient by Winograd too where images have 49 tiles or more (smaller ones
+     * give GEMMs too short to gain) */
+    if (wino && dw && wino_dims_of(d).T >= 49) {
+        /* dU = sum over tiles of dM V^T per group of images, dw = G^T dU G */
+        wino_dims wd = wino_dims_of(d);
+        const int I = d->ic;
+        #pragma omp parallel num_threads(conv_threads(d))
+        {
+            float *buf = slots + (size_t)omp_get_thread_num() * slot;
+            const size_t Lmax = (size_t)wd.nb * wd.T;
+            float *V = buf, *dM = V + 16 * (size_t)I * Lmax, *work = dM + 16 * (size_t)OC * Lmax;
+            float *dU = buf + slot - 16 * (size_t)I * OC;
+            #pragma omp for schedule(static)
+            for (int g = 0; g < G; g++) {
+                int i0 = (int)((int64_t)g * d->n / G), i1 = (int)((int64_t)(g + 1) * d->n / G);
+                for (int b0 = i0; b0 < i1; b0 += wd.nb) {
+                    int nb = i1 - b0 < wd.nb ? i1 - b0 : wd.nb, L = nb * wd.T;
+                    wino_input(V, inp, I, d->h, d->w, &wd, b0, nb, work);
+                    wino_dout(dM, dout, OC, d->h, d->w, &wd, b0, nb, work);
+                    for (int xi = 0; xi < 16; xi++)
+                        gd_sgemm(0, 1, OC, I, L, 1.0f, dM + (size_t)xi * OC * L, L,
+                                 V + (size_t)xi * I * L, L, b0 == i0 ? 0.0f : 1.0f,
+                                 dU + (size_t)xi * OC * I, I);
+                }
+                wino_kernel_grad(part + (size_t)g * wn, dU, OC, I);
+            }
+        }
+        #pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < wn; j++) {
+            float s = part[j];
+            for (int g = 1; g < G; g++) s += part[(size_t)g * wn + j];
+            dw[j] += s;
+        }
+        dw = NULL;
+    }
     if (wino && dinp) { /* dinp += conv(dout) with the rotated, transposed kernel */
         wino_kernel(scratch, w, d->ic, OC, 1);
         wino_conv(dinp, dout, scratch, NULL, OC, d->ic, d, 1, slots, slot);
         dinp = NULL;
     }
+    if (!dw && !dinp) return;
     #pragma omp parallel num_threads(conv_threads(d))
     {
         float *col = slots + (size_t)omp_get_thread_num() * slot, *dcol = col + (size_t)K * ohw;
