@@ -87,7 +87,7 @@ static void linear_bwd(const gc_case *c, float *const *din, const float *dout, f
 /* conv2d: iv = n, ic, h, w, oc, k, stride, pad */
 static gd_conv2d_dims cdims(const gc_case *c) {
     gd_conv2d_dims d = {c->iv[0], c->iv[1], c->iv[2], c->iv[3], c->iv[4], c->iv[5], c->iv[6],
-                        c->iv[7]};
+                        c->iv[7], 0};
     return d;
 }
 static void conv_ref(const gc_case *c, double *out, double *const *in) {

@@ -17,7 +17,7 @@ static size_t workload(int threads, float *out) {
     gd_rng_seed(&r, 99);
     size_t o = 0;
     /* conv2d forward + backward */
-    gd_conv2d_dims d = {5, 8, 9, 9, 6, 3, 2, 1};
+    gd_conv2d_dims d = {5, 8, 9, 9, 6, 3, 2, 1, 0};
     float x[5 * 8 * 81], w[6 * 8 * 9], b[6], y[5 * 6 * 25], dy[5 * 6 * 25];
     gd_rng_fill_normal(&r, x, sizeof x / 4, 0, 1);
     gd_rng_fill_normal(&r, w, sizeof w / 4, 0, 0.3f);

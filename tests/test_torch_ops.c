@@ -54,7 +54,7 @@ static void check(fcase *c) {
 
 static void conv(const char *name, int n, int ic, int h, int w, int oc, int k, int s, int p) {
     fcase c = load(name, 3);
-    gd_conv2d_dims d = {n, ic, h, w, oc, k, s, p};
+    gd_conv2d_dims d = {n, ic, h, w, oc, k, s, p, 0};
     TEST_COND(name, c.in_n[0] == (size_t)n * ic * h * w && c.in_n[1] == (size_t)oc * ic * k * k);
     float *scratch = fx_zeros(gd_conv2d_scratch_floats(&d));
     gd_conv2d_forward(c.out, c.in[0], c.in[1], c.in[2], &d, scratch);

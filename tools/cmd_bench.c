@@ -86,7 +86,7 @@ int gd_cmd_bench(int argc, char **argv) {
             fclose(f);
             return 1;
         }
-        gd_conv2d_dims d = {batch, ic, hw, hw, oc, k, s, k / 2};
+        gd_conv2d_dims d = {batch, ic, hw, hw, oc, k, s, k / 2, threads};
         int oh = gd_conv2d_out_size(hw, k, s, k / 2);
         size_t nx = (size_t)batch * ic * hw * hw, nw = (size_t)oc * ic * k * k;
         size_t ny = (size_t)batch * oc * oh * oh;

@@ -37,6 +37,9 @@ void gd_linear_backward(float *dinp,        /* [B, IC] or NULL */
 typedef struct gd_conv2d_dims {
     int n, ic, h, w;      /* input [n, ic, h, w] */
     int oc, k, stride, pad;
+    int threads;          /* the most threads one call may use, each with its own area of the
+                             scratch buffer; 0: 16. Fixed when the scratch is sized (a graph
+                             takes the thread count it is declared with). */
 } gd_conv2d_dims;
 int gd_conv2d_out_size(int in, int k, int stride, int pad);
 size_t gd_conv2d_scratch_floats(const gd_conv2d_dims *d);

@@ -62,7 +62,7 @@ static void linear_bwd(gd_graph *g, gd_tensor *t) {
 static gd_conv2d_dims conv_dims(gd_graph *g, const gd_tensor *t) {
     gd_tensor *x = IN(t, 0), *w = IN(t, 1);
     gd_conv2d_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3],
-                        w->shape[0], w->shape[2], t->iattr[0], t->iattr[1]};
+                        w->shape[0], w->shape[2], t->iattr[0], t->iattr[1], t->iattr[2]};
     return d;
 }
 gd_t gd_op_conv2d(gd_graph *g, gd_t x, gd_t w, gd_t b, int stride, int pad) {
@@ -80,6 +80,7 @@ gd_t gd_op_conv2d(gd_graph *g, gd_t x, gd_t w, gd_t b, int stride, int pad) {
     gd_tensor *t = T(id);
     t->iattr[0] = stride;
     t->iattr[1] = pad;
+    t->iattr[2] = gd_get_num_threads(); /* scratch areas for this many threads */
     gd_conv2d_dims d = conv_dims(g, t);
     t->scratch_n = gd_conv2d_scratch_floats(&d);
     return id;

@@ -19,10 +19,12 @@
 #include <omp.h>
 #include <string.h>
 
-/* at most this many threads (each with its own unfolding slot) work on one convolution */
+/* at most this many threads (each with its own area of the scratch) work on one convolution,
+ * unless its dims say fewer */
 #define GD_CONV_SLOTS 16
-/* the weight gradient's groups of images */
-#define GD_CONV_GROUPS 16
+/* the weight gradient's partial sums: images fall into this many fixed groups (fewer when there
+ * are fewer images), which bounds the threads of that pass */
+#define GD_CONV_GROUPS 8
 
 int gd_conv2d_out_size(int in, int k, int stride, int pad) {
     return (in + 2 * pad - k) / stride + 1;
@@ -44,7 +46,8 @@ static int conv_groups(const gd_conv2d_dims *d) {
 }
 
 static int conv_slots(const gd_conv2d_dims *d) {
-    return d->n < GD_CONV_SLOTS ? d->n : GD_CONV_SLOTS;
+    int s = d->threads > 0 && d->threads < GD_CONV_SLOTS ? d->threads : GD_CONV_SLOTS;
+    return d->n < s ? d->n : s;
 }
 
 /* threads for a loop over the images: never more than there are slots */
