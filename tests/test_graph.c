@@ -176,6 +176,47 @@ int main(void) {
         free(gx[1]);
     }
 
+    /* the fused group norm + SiLU is bit for bit the two ops: values and every gradient */
+    {
+        const int shape[4] = {3, 8, 5, 7};
+        float *res[2][4];
+        for (int v = 0; v < 2; v++) {
+            gd_graph *c = gd_graph_new();
+            gd_t x = gd_input(c, "x", 4, shape, 1);
+            gd_t ga = gd_param(c, "gamma", 1, (int[]){8}), be = gd_param(c, "beta", 1, (int[]){8});
+            gd_t y = v ? gd_op_group_norm_silu(c, x, ga, be, 4, 1e-5f)
+                       : gd_op_silu(c, gd_op_group_norm(c, x, ga, be, 4, 1e-5f));
+            gd_t tg = gd_input(c, "target", 4, shape, 0);
+            gd_t loss = gd_op_mse(c, y, tg);
+            TEST_COND("norm+silu graph plans", gd_graph_plan(c, &err) == GD_OK);
+            gd_rng r;
+            gd_rng_seed(&r, 9);
+            gd_rng_fill_normal(&r, gd_data(c, x), 840, 0.5f, 2.0f);
+            gd_rng_fill_normal(&r, gd_data(c, tg), 840, 0.0f, 1.0f);
+            gd_rng_fill_normal(&r, gd_data(c, ga), 8, 1.0f, 0.3f);
+            gd_rng_fill_normal(&r, gd_data(c, be), 8, 0.0f, 0.3f);
+            gd_graph_forward(c);
+            gd_graph_zero_grad(c);
+            gd_graph_backward(c, loss);
+            const gd_t keep[4] = {y, x, ga, be};
+            for (int k = 0; k < 4; k++) {
+                size_t n = gd_numel(c, keep[k]);
+                res[v][k] = malloc(sizeof(float) * n);
+                memcpy(res[v][k], k ? gd_grad(c, keep[k]) : gd_data(c, keep[k]),
+                       sizeof(float) * n);
+            }
+            gd_graph_free(c);
+        }
+        int same = 1;
+        const size_t sizes[4] = {840, 840, 8, 8};
+        for (int k = 0; k < 4; k++) {
+            same &= memcmp(res[0][k], res[1][k], sizeof(float) * sizes[k]) == 0;
+            free(res[0][k]);
+            free(res[1][k]);
+        }
+        TEST_COND("group_norm_silu equals silu(group_norm) bit for bit, with gradients", same);
+    }
+
     free(once);
     gd_graph_free(s.g);
     gd_graph_free(s2.g);

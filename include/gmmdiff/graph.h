@@ -43,6 +43,9 @@ gd_t gd_op_conv2d(gd_graph *g, gd_t x /*[N,IC,H,W]*/, gd_t w /*[OC,IC,K,K]*/, gd
 gd_t gd_op_group_norm(gd_graph *g, gd_t x /*[N,C,...]*/, gd_t gamma, gd_t beta, int groups,
                       float eps);
 gd_t gd_op_silu(gd_graph *g, gd_t x);
+/* silu(group_norm(x)) as one op: the same values and gradients as the two ops, without the
+ * normalised tensor in memory */
+gd_t gd_op_group_norm_silu(gd_graph *g, gd_t x, gd_t gamma, gd_t beta, int groups, float eps);
 gd_t gd_op_add(gd_graph *g, gd_t a, gd_t b);               /* same shapes */
 gd_t gd_op_add_channel(gd_graph *g, gd_t x /*[N,C,H,W]*/, gd_t e /*[N,C]*/);
 gd_t gd_op_upsample2x(gd_graph *g, gd_t x /*[N,C,H,W]*/);

@@ -69,6 +69,17 @@ void gd_group_norm_backward(float *dinp,     /* [N, C, HW] or NULL */
                             const float *mean, const float *rstd, /* [N, G] */
                             const float *gamma, int N, int C, int HW, int G);
 
+/* group norm then SiLU in one pass: the same bits as gd_group_norm_forward followed by
+ * gd_silu_forward, without storing the normalised tensor; the backward recomputes it from inp
+ * and the statistics (dh: scratch of N*C*HW floats) */
+void gd_group_norm_silu_forward(float *out, float *mean, float *rstd, const float *inp,
+                                const float *gamma, const float *beta, int N, int C, int HW,
+                                int G, float eps);
+void gd_group_norm_silu_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                 const float *inp, const float *mean, const float *rstd,
+                                 const float *gamma, const float *beta, int N, int C, int HW,
+                                 int G, float *dh);
+
 /* ---- elementwise ---------------------------------------------------------------------------- */
 void gd_silu_forward(float *out, const float *inp, size_t n);
 void gd_silu_backward(float *dinp, const float *dout, const float *inp, size_t n);

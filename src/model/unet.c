@@ -46,23 +46,24 @@ static gd_t linear(builder *b, gd_t x, const char *name, int ic, int oc) {
     return gd_op_linear(b->g, x, w, bias);
 }
 
-static gd_t norm(builder *b, gd_t x, const char *name, int ch, int groups) {
+/* silu(group_norm(x)), fused */
+static gd_t norm_silu(builder *b, gd_t x, const char *name, int ch, int groups) {
     gd_t w = param(b, 1, (int[]){ch}, "%s.weight", name);
     gd_t bias = param(b, 1, (int[]){ch}, "%s.bias", name);
-    return gd_op_group_norm(b->g, x, w, bias, groups, b->c->norm_eps);
+    return gd_op_group_norm_silu(b->g, x, w, bias, groups, b->c->norm_eps);
 }
 
 static gd_t resnet(builder *b, gd_t x, const char *name, int ic, int oc) {
     char n[GD_NAME_MAX];
     int G = b->c->norm_num_groups;
     snprintf(n, sizeof n, "%s.norm1", name);
-    gd_t h = gd_op_silu(b->g, norm(b, x, n, ic, G));
+    gd_t h = norm_silu(b, x, n, ic, G);
     snprintf(n, sizeof n, "%s.conv1", name);
     h = conv(b, h, n, ic, oc, 3, 1, 1);
     snprintf(n, sizeof n, "%s.time_emb_proj", name);
     h = gd_op_add_channel(b->g, h, linear(b, b->emb_act, n, b->temb, oc));
     snprintf(n, sizeof n, "%s.norm2", name);
-    h = gd_op_silu(b->g, norm(b, h, n, oc, G));
+    h = norm_silu(b, h, n, oc, G);
     snprintf(n, sizeof n, "%s.conv2", name);
     h = conv(b, h, n, oc, oc, 3, 1, 1);
     gd_t skip = x;
@@ -179,7 +180,7 @@ gd_unet_io gd_unet_declare(gd_graph *g, const gd_unet_config *c, int N, int H, i
         }
     }
     GD_ASSERT(ns == 0);
-    h = gd_op_silu(g, norm(&b, h, "conv_norm_out", ch, c->norm_num_groups));
+    h = norm_silu(&b, h, "conv_norm_out", ch, c->norm_num_groups);
     io.out = conv(&b, h, "conv_out", ch, c->out_channels, 3, 1, 1);
     return io;
 }

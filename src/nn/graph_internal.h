@@ -24,6 +24,7 @@ typedef enum gd_opcode {
     GD_OP_BCE_LOGITS,
     GD_OP_RESHAPE,
     GD_OP_NGMG,
+    GD_OP_GROUP_NORM_SILU,
     GD_OP_COUNT
 } gd_opcode;
 

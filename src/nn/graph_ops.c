@@ -125,6 +125,28 @@ static void group_norm_bwd(gd_graph *g, gd_tensor *t) {
                            G);
 }
 
+gd_t gd_op_group_norm_silu(gd_graph *g, gd_t x, gd_t gamma, gd_t beta, int groups, float eps) {
+    gd_t id = gd_op_group_norm(g, x, gamma, beta, groups, eps);
+    gd_tensor *t = T(id);
+    t->op = GD_OP_GROUP_NORM_SILU;
+    t->scratch_n = t->numel; /* the backward's d(normalised) */
+    return id;
+}
+static void group_norm_silu_fwd(gd_graph *g, gd_tensor *t) {
+    gd_tensor *x = IN(t, 0);
+    int N = x->shape[0], G = t->iattr[0];
+    gd_group_norm_silu_forward(t->data, t->saved, t->saved + (size_t)N * G, x->data,
+                               IN(t, 1)->data, IN(t, 2)->data, N, x->shape[1], spatial(x), G,
+                               t->fattr[0]);
+}
+static void group_norm_silu_bwd(gd_graph *g, gd_tensor *t) {
+    gd_tensor *x = IN(t, 0);
+    int N = x->shape[0], G = t->iattr[0];
+    gd_group_norm_silu_backward(DIN(t, 0), DIN(t, 1), DIN(t, 2), t->grad, x->data, t->saved,
+                                t->saved + (size_t)N * G, IN(t, 1)->data, IN(t, 2)->data, N,
+                                x->shape[1], spatial(x), G, g->scratch);
+}
+
 /* ---- elementwise ---- */
 gd_t gd_op_silu(gd_graph *g, gd_t x) {
     return make_op(g, GD_OP_SILU, T(x)->ndim, T(x)->shape, 1, (gd_t[]){x});
@@ -367,4 +389,5 @@ const gd_op_def gd_op_defs[GD_OP_COUNT] = {
     [GD_OP_BCE_LOGITS] = {"bce_logits", bce_fwd, bce_bwd},
     [GD_OP_RESHAPE] = {"reshape", reshape_fwd, reshape_bwd},
     [GD_OP_NGMG] = {"ngmg", ngmg_fwd, ngmg_bwd},
+    [GD_OP_GROUP_NORM_SILU] = {"group_norm_silu", group_norm_silu_fwd, group_norm_silu_bwd},
 };

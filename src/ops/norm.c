@@ -2,12 +2,13 @@
  * Statistics are accumulated in double, one (image, group) per task. */
 #include "gmmdiff/ops.h"
 #include "gmmdiff/core.h"
+#include "vexp.h"
 
 #include <math.h>
 
-void gd_group_norm_forward(float *out, float *mean, float *rstd, const float *inp,
-                           const float *gamma, const float *beta, int N, int C, int HW, int G,
-                           float eps) {
+static void gn_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *gamma, const float *beta, int N, int C, int HW, int G,
+                       float eps, int silu) {
     GD_ASSERT(out && mean && rstd && inp && gamma && beta);
     GD_ASSERT_MSG(N > 0 && HW > 0 && G > 0 && C % G == 0, "group norm: C must divide into G");
     const int cpg = C / G;
@@ -30,9 +31,28 @@ void gd_group_norm_forward(float *out, float *mean, float *rstd, const float *in
             float *y = out + ((size_t)n * C + (size_t)g * cpg) * HW;
             for (int c = 0; c < cpg; c++) {
                 float a = gamma[g * cpg + c] * rs, b = beta[g * cpg + c] - mf * a;
-                for (int p = 0; p < HW; p++) y[c * HW + p] = x[c * HW + p] * a + b;
+                if (silu) {
+                    for (int p = 0; p < HW; p++) {
+                        float h = x[c * HW + p] * a + b;
+                        y[c * HW + p] = h / (1.0f + gd_vexpf(-h));
+                    }
+                } else {
+                    for (int p = 0; p < HW; p++) y[c * HW + p] = x[c * HW + p] * a + b;
+                }
             }
         }
+}
+
+void gd_group_norm_forward(float *out, float *mean, float *rstd, const float *inp,
+                           const float *gamma, const float *beta, int N, int C, int HW, int G,
+                           float eps) {
+    gn_forward(out, mean, rstd, inp, gamma, beta, N, C, HW, G, eps, 0);
+}
+
+void gd_group_norm_silu_forward(float *out, float *mean, float *rstd, const float *inp,
+                                const float *gamma, const float *beta, int N, int C, int HW,
+                                int G, float eps) {
+    gn_forward(out, mean, rstd, inp, gamma, beta, N, C, HW, G, eps, 1);
 }
 
 void gd_group_norm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
@@ -86,4 +106,29 @@ void gd_group_norm_backward(float *dinp, float *dgamma, float *dbeta, const floa
                 }
             }
         }
+}
+
+void gd_group_norm_silu_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                 const float *inp, const float *mean, const float *rstd,
+                                 const float *gamma, const float *beta, int N, int C, int HW,
+                                 int G, float *dh) {
+    GD_ASSERT(dout && inp && mean && rstd && gamma && beta && dh);
+    GD_ASSERT(N > 0 && HW > 0 && G > 0 && C % G == 0);
+    const int cpg = C / G;
+    /* dh = dout * silu'(h), h recomputed exactly as the forward computed it */
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            int g = c / cpg;
+            float rs = rstd[n * G + g], mf = mean[n * G + g];
+            float a = gamma[c] * rs, b = beta[c] - mf * a;
+            size_t off = ((size_t)n * C + c) * HW;
+            const float *x = inp + off, *dy = dout + off;
+            float *d = dh + off;
+            for (int p = 0; p < HW; p++) {
+                float h = x[p] * a + b, s = 1.0f / (1.0f + gd_vexpf(-h));
+                d[p] = dy[p] * s * (1.0f + h * (1.0f - s));
+            }
+        }
+    gd_group_norm_backward(dinp, dgamma, dbeta, dh, inp, mean, rstd, gamma, N, C, HW, G);
 }
