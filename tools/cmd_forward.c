@@ -97,7 +97,7 @@ int gd_cmd_forward(int argc, char **argv) {
     }
     g = gd_graph_new();
     gd_unet_io io = gd_unet_declare(g, &c, N, (int)x.shape[2], (int)x.shape[3]);
-    if (gd_graph_plan(g, &err) || gd_unet_load_weights(g, model, &err)) {
+    if (gd_graph_plan_inference(g, &err) || gd_unet_load_weights(g, model, &err)) {
         fprintf(stderr, "gmmdiff forward: %s\n", err.msg);
         goto done;
     }

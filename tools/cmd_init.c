@@ -45,7 +45,7 @@ int gd_cmd_init(int argc, char **argv) {
     }
     gd_graph *g = gd_graph_new();
     gd_unet_declare(g, &c, 1, c.sample_size, c.sample_size);
-    gd_status s = gd_graph_plan(g, &err);
+    gd_status s = gd_graph_plan_inference(g, &err);
     if (!s) {
         gd_rng rng;
         gd_rng_seed(&rng, (uint64_t)seed);

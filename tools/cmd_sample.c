@@ -182,7 +182,7 @@ int gd_cmd_sample(int argc, char **argv) {
     u.g = gd_graph_new();
     u.io = gd_unet_declare(u.g, &c, n, S, S);
     u.n = (size_t)n * c.in_channels * S * S;
-    if (gd_graph_plan(u.g, &err) || gd_unet_load_weights(u.g, udir, &err) ||
+    if (gd_graph_plan_inference(u.g, &err) || gd_unet_load_weights(u.g, udir, &err) ||
         gd_schedule_from_config(&sched, &schc, &err)) {
         fprintf(stderr, "gmmdiff sample: %s\n", err.msg);
         goto done;

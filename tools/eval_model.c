@@ -25,7 +25,8 @@ gd_status gd_eval_model_plan(gd_eval_model *m, int batch, gd_error *err) {
     if (!m->g) return gd_error_set(err, GD_ERR_NOMEM, "evaluation: out of memory");
     m->io = gd_unet_declare(m->g, &m->u, batch, m->u.sample_size, m->u.sample_size);
     gd_status s;
-    if ((s = gd_graph_plan(m->g, err)) || (s = gd_unet_load_weights(m->g, m->dir, err)) ||
+    if ((s = gd_graph_plan_inference(m->g, err)) ||
+        (s = gd_unet_load_weights(m->g, m->dir, err)) ||
         (s = gd_schedule_from_config(&m->sched, &m->schc, err)))
         return s;
     return GD_OK;

@@ -4,12 +4,16 @@
  * builder checks shapes with GD_ASSERT). gd_graph_plan() then allocates all memory once:
  *   - parameters in one contiguous buffer and their gradients in another (so the optimizer is
  *     one flat loop and a checkpoint one copy);
- *   - activations, saved intermediates and activation gradients in one arena;
+ *   - activations and saved intermediates in one arena, activation gradients in another; in
+ *     each, buffers whose lifetimes do not meet share memory (an activation lives until the
+ *     last op that reads it, in the forward or, if that op's backward reads its inputs, in the
+ *     backward; inputs and outputs no op reads keep their values);
  *   - one scratch buffer shared by every op (the largest any op needs).
- * gd_graph_forward() runs the ops in declaration order; gd_graph_backward() zeroes the
- * activation gradients, seeds d(loss) = 1 and runs every op's backward in reverse, ADDING into
- * parameter gradients, which are zeroed only by gd_graph_zero_grad() (explicit, so gradients can
- * be accumulated over micro-batches). Nothing allocates after planning.
+ * gd_graph_forward() runs the ops in declaration order; gd_graph_backward() seeds d(loss) = 1
+ * and runs every op's backward in reverse, clearing each activation gradient before its first
+ * writer and ADDING into parameter gradients, which are zeroed only by gd_graph_zero_grad()
+ * (explicit, so gradients can be accumulated over micro-batches). Nothing allocates after
+ * planning.
  */
 #ifndef GMMDIFF_GRAPH_H
 #define GMMDIFF_GRAPH_H
@@ -66,6 +70,10 @@ gd_t gd_op_reshape(gd_graph *g, gd_t x, int ndim, const int *shape);
 
 /* planning and running */
 gd_status gd_graph_plan(gd_graph *g, gd_error *err);
+/* the same for a graph that only runs forward: no gradient memory, and an activation's memory
+ * is reused once the ops that read it have run (only the outputs no op reads keep their values
+ * after a forward); backward asserts */
+gd_status gd_graph_plan_inference(gd_graph *g, gd_error *err);
 void gd_graph_forward(gd_graph *g);
 void gd_graph_zero_grad(gd_graph *g);
 void gd_graph_backward(gd_graph *g, gd_t loss);

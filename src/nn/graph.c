@@ -143,7 +143,8 @@ static int last_grad_reader(const gd_graph *g, int i) {
 typedef struct grad_slot {
     int id;
     size_t off, size;
-    int lo, hi; /* live during the backward passes of ops lo .. hi */
+    int lo, hi; /* live over this closed range of a timeline */
+    int saved;  /* a data slot holding the op's saved buffer rather than its output */
 } grad_slot;
 
 static int by_size_desc(const void *a, const void *b) {
@@ -152,10 +153,11 @@ static int by_size_desc(const void *a, const void *b) {
     return x->id - y->id;
 }
 
-/* Offsets for the activation gradients: the gradient of op output i lives from the backward of
- * its last reader down to its own backward ([i, last_grad_reader(i)]); two gradients whose
- * ranges meet never share memory. Greedy, largest first, lowest free offset. Returns the
- * floats needed. */
+/* Offsets for buffers with lifetimes: two whose ranges meet never share memory. Greedy,
+ * largest first, lowest free offset. Returns the floats needed. Used for the activation
+ * gradients (the gradient of op output i lives from the backward of its last reader down to
+ * its own backward: [i, last_grad_reader(i)] in op indices) and for the activations and saved
+ * buffers (data_lifetimes). */
 static size_t place_grads(gd_graph *g, grad_slot *s, int ns) {
     qsort(s, (size_t)ns, sizeof *s, by_size_desc);
     size_t total = 0;
@@ -178,28 +180,74 @@ static size_t place_grads(gd_graph *g, grad_slot *s, int ns) {
     return total;
 }
 
+/* The lifetimes of the activations and saved buffers on one timeline: the forward of op j at
+ * time j, its backward at 2n - 1 - j. An op output lives from its forward to the last forward
+ * that reads it, or to the last backward that reads it (ops whose backward reads their inputs);
+ * a saved buffer from its op's forward to its op's backward. Inputs, and outputs that no op
+ * reads (what callers read after a forward), live throughout. In inference no backward runs. */
+static int data_lifetimes(const gd_graph *g, grad_slot *s) {
+    const int n = g->n, forever = 2 * n + 1;
+    int ns = 0;
+    for (int i = 0; i < n; i++) {
+        const gd_tensor *t = &g->t[i];
+        if (t->kind == GD_KIND_PARAM) continue;
+        int hi = -1;
+        if (t->kind == GD_KIND_OP) {
+            for (int j = i + 1; j < n; j++) {
+                const gd_tensor *u = &g->t[j];
+                if (u->kind != GD_KIND_OP) continue;
+                for (int k = 0; k < u->nin; k++) {
+                    if (u->in[k] != i) continue;
+                    int end = j;
+                    if (!g->inference && u->requires_grad && gd_op_defs[u->op].backward_reads_inputs)
+                        end = 2 * n - 1 - j;
+                    if (end > hi) hi = end;
+                }
+            }
+        }
+        s[ns++] = (grad_slot){i, 0, t->numel, t->kind == GD_KIND_OP ? i : 0,
+                              hi < 0 ? forever : hi, 0};
+        if (t->saved_n)
+            s[ns++] = (grad_slot){i, 0, t->saved_n, i,
+                                  !g->inference && t->requires_grad ? 2 * n - 1 - i : i, 1};
+    }
+    return ns;
+}
+
+gd_status gd_graph_plan_inference(gd_graph *g, gd_error *err) {
+    GD_ASSERT(g && !g->planned);
+    g->inference = 1;
+    return gd_graph_plan(g, err);
+}
+
 gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
     GD_ASSERT(g && !g->planned);
     gd_status bs = gd_blas_init(err);
     if (bs) return bs;
-    size_t np = 0, na = 0, ns = 0, nin = 0;
+    size_t np = 0, ns = 0, nin = 0;
     int nparam = 0, nslots = 0;
     grad_slot *slots = malloc(sizeof *slots * (size_t)(g->n ? g->n : 1));
-    if (!slots) return gd_error_set(err, GD_ERR_NOMEM, "graph plan: out of memory");
+    grad_slot *dslots = malloc(sizeof *dslots * (size_t)(2 * g->n + 1));
+    if (!slots || !dslots) {
+        free(slots);
+        free(dslots);
+        return gd_error_set(err, GD_ERR_NOMEM, "graph plan: out of memory");
+    }
     for (int i = 0; i < g->n; i++) {
         gd_tensor *t = &g->t[i];
         if (t->kind == GD_KIND_PARAM) {
             np += t->numel;
             nparam++;
-        } else {
-            na += t->numel + t->saved_n;
+        } else if (!g->inference) {
             if (t->requires_grad && t->kind == GD_KIND_INPUT) nin += t->numel;
             if (t->requires_grad && t->kind == GD_KIND_OP)
-                slots[nslots++] = (grad_slot){i, 0, t->numel, i, last_grad_reader(g, i)};
+                slots[nslots++] = (grad_slot){i, 0, t->numel, i, last_grad_reader(g, i), 0};
         }
         if (t->scratch_n > ns) ns = t->scratch_n;
     }
     size_t ng = place_grads(g, slots, nslots);
+    int nd = data_lifetimes(g, dslots);
+    size_t na = place_grads(g, dslots, nd);
     g->params = gd_calloc(sizeof(float) * (np ? np : 1));
     g->param_grads = gd_calloc(sizeof(float) * (np ? np : 1));
     g->arena = gd_calloc(sizeof(float) * (na ? na : 1));
@@ -210,6 +258,7 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
     if (!g->params || !g->param_grads || !g->arena || !g->grads || !g->in_grads || !g->scratch ||
         !g->param_ids) {
         free(slots);
+        free(dslots);
         return gd_error_set(err, GD_ERR_NOMEM, "graph plan: cannot allocate %.1f MiB",
                             (double)(2 * np + na + ng + nin + ns) * 4.0 / 1048576.0);
     }
@@ -218,7 +267,7 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
     g->n_scratch = ns;
     g->n_grads = ng;
     g->n_in_grads = nin;
-    size_t po = 0, ao = 0, io = 0;
+    size_t po = 0, io = 0;
     for (int i = 0; i < g->n; i++) {
         gd_tensor *t = &g->t[i];
         if (t->kind == GD_KIND_PARAM) {
@@ -226,21 +275,19 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
             t->grad = g->param_grads + po;
             po += t->numel;
             g->param_ids[g->n_param_ids++] = i;
-        } else {
-            t->data = g->arena + ao;
-            ao += t->numel;
-            if (t->saved_n) {
-                t->saved = g->arena + ao;
-                ao += t->saved_n;
-            }
-            if (t->requires_grad && t->kind == GD_KIND_INPUT) {
-                t->grad = g->in_grads + io;
-                io += t->numel;
-            }
+        } else if (t->requires_grad && t->kind == GD_KIND_INPUT && !g->inference) {
+            t->grad = g->in_grads + io;
+            io += t->numel;
         }
     }
     for (int k = 0; k < nslots; k++) g->t[slots[k].id].grad = g->grads + slots[k].off;
+    for (int k = 0; k < nd; k++) {
+        gd_tensor *t = &g->t[dslots[k].id];
+        if (dslots[k].saved) t->saved = g->arena + dslots[k].off;
+        else t->data = g->arena + dslots[k].off;
+    }
     free(slots);
+    free(dslots);
     g->planned = 1;
     return GD_OK;
 }
@@ -264,6 +311,7 @@ void gd_graph_zero_grad(gd_graph *g) {
 void gd_graph_backward_seed(gd_graph *g, gd_t id, const float *dt) {
     GD_ASSERT(g && g->planned && dt);
     gd_tensor *l = gd_graph_tensor(g, id);
+    GD_ASSERT_MSG(!g->inference, "backward on a graph planned for inference");
     GD_ASSERT_MSG(l->kind == GD_KIND_OP && l->requires_grad,
                   "backward needs an op output that has a gradient");
     memset(g->in_grads, 0, sizeof(float) * g->n_in_grads);

@@ -47,6 +47,7 @@ struct gd_graph {
     gd_tensor *t;
     int n, cap;
     int planned;
+    int inference; /* planned by gd_graph_plan_inference: no backward, no gradients */
     float *params, *param_grads, *arena, *scratch;
     size_t n_params, n_arena, n_scratch;
     float *grads;      /* activation gradients: shared by tensors whose lifetimes do not meet */
@@ -60,6 +61,9 @@ typedef struct gd_op_def {
     const char *name;
     void (*forward)(gd_graph *g, gd_tensor *t);
     void (*backward)(gd_graph *g, gd_tensor *t);
+    int backward_reads_inputs; /* 0: the backward needs only the output gradient (add, concat,
+                                  ...), so the inputs' memory may be reused once the forward
+                                  has read them */
 } gd_op_def;
 
 extern const gd_op_def gd_op_defs[GD_OP_COUNT];

@@ -520,7 +520,7 @@ gd_status gd_trainer_sample(const gd_trainer *t, int n, const int *cls, float cf
     gd_graph *g = gd_graph_new();
     gd_unet_io io = gd_unet_declare(g, &t->u, n, d->h, d->w);
     float *cond = NULL, *null = NULL;
-    gd_status s = gd_graph_plan(g, err);
+    gd_status s = gd_graph_plan_inference(g, err);
     if (s) goto done;
     size_t P;
     float *p = gd_graph_params(g, &P);
