@@ -199,7 +199,8 @@ static int data_lifetimes(const gd_graph *g, grad_slot *s) {
                 for (int k = 0; k < u->nin; k++) {
                     if (u->in[k] != i) continue;
                     int end = j;
-                    if (!g->inference && u->requires_grad && gd_op_defs[u->op].backward_reads_inputs)
+                    if (!g->inference && u->requires_grad &&
+                        gd_op_defs[u->op].backward_reads_inputs)
                         end = 2 * n - 1 - j;
                     if (end > hi) hi = end;
                 }

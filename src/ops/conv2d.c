@@ -130,7 +130,8 @@ static void wino_kernel(float *U, const float *w, int O, int I, int rot) {
             float g[3][3], t[4][3];
             const float *src = rot ? w + ((size_t)i * O + o) * 9 : w + ((size_t)o * I + i) * 9;
             for (int r = 0; r < 3; r++)
-                for (int c = 0; c < 3; c++) g[r][c] = rot ? src[(2 - r) * 3 + (2 - c)] : src[r * 3 + c];
+                for (int c = 0; c < 3; c++)
+                    g[r][c] = rot ? src[(2 - r) * 3 + (2 - c)] : src[r * 3 + c];
             for (int c = 0; c < 3; c++) {
                 t[0][c] = g[0][c];
                 t[1][c] = 0.5f * (g[0][c] + g[1][c] + g[2][c]);
