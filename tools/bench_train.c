@@ -1,10 +1,12 @@
 /* bench_train.c - `gmmdiff bench train` and `gmmdiff bench sample`: the C side of
  * bench/train_bench.sh. A UNet2DModel (a config.json, or the default 28x28 one: channels 32, 64,
  * 128, attention at the lowest level) is trained by the real trainer (noise, forward, MSE,
- * backward, clipping, AdamW, EMA) on synthetic data, or samples with DDIM. Prints one line per
- * timed step or call and, last, the median, the model FLOPs rate and the peak memory. */
+ * backward, clipping, AdamW, EMA) on synthetic data, or samples with DDIM from a graph planned
+ * for inference, as `gmmdiff sample` does. Prints one line per timed step or call and, last,
+ * the median, the model FLOPs rate and the peak memory. */
 #include "cli.h"
 #include "gmmdiff/core.h"
+#include "gmmdiff/diffusion.h"
 #include "gmmdiff/graph.h"
 #include "gmmdiff/train.h"
 #include "gmmdiff/unet.h"
@@ -181,32 +183,50 @@ int gd_bench_train(int argc, char **argv) {
         return 1;
     }
     double rss0 = rss_mib();
-    /* synthetic data: uniform noise in [-1, 1], one class */
     gd_dataset d;
     memset(&d, 0, sizeof d);
-    int n_items = batch * 4;
-    if (gd_dataset_alloc(&d, n_items, u.in_channels, u.sample_size, u.sample_size, 0, &err)) {
-        fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
-        return 1;
-    }
-    snprintf(d.name, sizeof d.name, "bench");
-    d.n_classes = 1;
+    gd_trainer *t = NULL;
+    gd_graph *sg = NULL;
+    gd_unet_io io = {0};
+    gd_noise_schedule sched = {0};
+    gd_sampler_config sc = gd_sampler_defaults(GD_SAMPLER_DDIM);
     gd_rng rng;
     gd_rng_seed(&rng, 7);
-    size_t nimg = (size_t)n_items * u.in_channels * u.sample_size * u.sample_size;
-    for (size_t i = 0; i < nimg; i++) d.images[i] = 2.0f * (float)gd_rng_uniform(&rng) - 1.0f;
-    gd_train_config c;
-    gd_train_config_default(&c);
-    c.batch = batch;
-    c.cond = GD_COND_NONE;
-    c.warmup = 0;
-    c.steps = 1000000;
-    c.lr = 1e-4f;
-    gd_trainer *t = NULL;
-    if (gd_trainer_new(&t, &c, &u, &d, &err)) {
-        fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
-        gd_dataset_free(&d);
-        return 1;
+    if (sample) { /* a forward-only graph, as `gmmdiff sample` plans it, with fresh weights */
+        gd_scheduler_config schc;
+        gd_scheduler_config_default(&schc);
+        sc.steps = ksteps;
+        sg = gd_graph_new();
+        io = gd_unet_declare(sg, &u, batch, u.sample_size, u.sample_size);
+        if (gd_graph_plan_inference(sg, &err) || gd_schedule_from_config(&sched, &schc, &err)) {
+            fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+            gd_graph_free(sg);
+            return 1;
+        }
+        gd_unet_init(sg, &rng);
+    } else { /* the trainer on synthetic data: uniform noise in [-1, 1], one class */
+        int n_items = batch * 4;
+        if (gd_dataset_alloc(&d, n_items, u.in_channels, u.sample_size, u.sample_size, 0,
+                             &err)) {
+            fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+            return 1;
+        }
+        snprintf(d.name, sizeof d.name, "bench");
+        d.n_classes = 1;
+        size_t nimg = (size_t)n_items * u.in_channels * u.sample_size * u.sample_size;
+        for (size_t i = 0; i < nimg; i++) d.images[i] = 2.0f * (float)gd_rng_uniform(&rng) - 1.0f;
+        gd_train_config c;
+        gd_train_config_default(&c);
+        c.batch = batch;
+        c.cond = GD_COND_NONE;
+        c.warmup = 0;
+        c.steps = 1000000;
+        c.lr = 1e-4f;
+        if (gd_trainer_new(&t, &c, &u, &d, &err)) {
+            fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
+            gd_dataset_free(&d);
+            return 1;
+        }
     }
     double flops = unet_forward_flops(&u, batch) * (sample ? ksteps : 3.0);
     printf("# gmmdiff %s, batch %d, %dx%d, threads %d, OpenBLAS %s\n",
@@ -225,7 +245,9 @@ int gd_bench_train(int argc, char **argv) {
         if (r == 0 && profile) gd_graph_profile(1);
         double t0 = now_ms();
         float loss = 0, norm = 0;
-        gd_status s = sample ? gd_trainer_sample(t, batch, NULL, 1.0f, ksteps, 1, x, &err)
+        gd_guidance guide = {1.0f, 0.0f};
+        gd_status s = sample ? gd_unet_sample(sg, &io, &sc, &sched, NULL, NULL, &guide, x, &rng,
+                                              &err)
                              : gd_trainer_step(t, &loss, &norm, &err);
         if (s) {
             fprintf(stderr, "gmmdiff bench %s: %s\n", argv[0], err.msg);
@@ -243,7 +265,7 @@ int gd_bench_train(int argc, char **argv) {
     }
     qsort(times, (size_t)steps, sizeof(double), cmp_double);
     double med = times[steps / 2];
-    double peak = peak_rss_mib();
+    double peak = peak_rss_mib(); /* before the sgemm measurement's buffers */
     double gf = sgemm_gflops();
     printf("model GFLOP per %s: %.2f; achieved %.1f GFLOP/s; sgemm 1024^3 %.1f GFLOP/s "
            "(%.0f%%)\n", sample ? "call" : "step", flops / 1e9, flops / (med * 1e6), gf,
@@ -255,5 +277,7 @@ done:
     free(x);
     gd_trainer_free(t);
     gd_dataset_free(&d);
+    gd_graph_free(sg);
+    gd_schedule_free(&sched);
     return rc;
 }
