@@ -86,9 +86,10 @@ static wino_dims wino_dims_of(const gd_conv2d_dims *d) {
 
 /* floats of one thread's Winograd work area for I input and O output channels */
 static size_t wino_slot_floats(const wino_dims *w, int I, int O) {
-    size_t L = (size_t)w->nb * w->T, te = (size_t)w->tw + 1;
-    size_t sub = ((size_t)w->th + 1) * te + 1, len = (size_t)w->th * te;
-    size_t in_area = 4 * sub + 8 * (len + 1) + 4 * len, out_area = 12 * (size_t)w->T;
+    size_t L = (size_t)w->nb * w->T, th = (size_t)w->th;
+    size_t sub = (th + 1) * w->tw + 1, len = th * w->tw;
+    size_t in_area = 4 * sub + 2 * (th + 1) + 8 * len + 2 + 4 * th;
+    size_t out_area = 12 * (size_t)w->T;
     /* V, M (or dM), the transforms' work area, and the weight gradient's dU accumulator */
     return 16 * (size_t)(I + O) * L + (in_area > out_area ? in_area : out_area) +
            16 * (size_t)I * O;
@@ -202,12 +203,13 @@ static void rows_bt(float *restrict t, const float *restrict e, const float *res
     }
 }
 
-/* (. B) for every tile of one transformed row set: tile (ty, tx) reads columns 2tx .. 2tx+3 =
- * e[tx], o[tx], e[tx+1], o[tx+1] of row ty (stride n = tw + 1); results at ty * n + tx (the
- * entry tx = tw of each row is not a tile and is dropped when packed) */
-static void cols_b(float *restrict v, const float *restrict e, const float *restrict o,
-                   int len) {
-    float *v0 = v, *v1 = v + len, *v2 = v1 + len, *v3 = v2 + len;
+/* (. B) for every tile of one transformed row set, rows of n = tw entries: tile (ty, tx) reads
+ * columns 2tx .. 2tx+3 = e[q], o[q], e[q+1], o[q+1] with q = ty * tw + tx. At tx = tw - 1 the
+ * column pair 2tw, 2tw + 1 is not in the row (q + 1 is the next row's start): the caller
+ * rewrites those tiles (wino_input). v0 .. v3 are st apart. */
+static void cols_b(float *restrict v, size_t st, const float *restrict e,
+                   const float *restrict o, int len) {
+    float *v0 = v, *v1 = v + st, *v2 = v1 + st, *v3 = v2 + st;
     for (int q = 0; q < len; q++) {
         float a = e[q], b = o[q], c = e[q + 1], d = o[q + 1];
         v0[q] = a - c;
@@ -241,35 +243,42 @@ static void cols_a(float *restrict ye, float *restrict yo, const float *restrict
  * tiles per row of V); work is an area of wino_in_floats */
 static void wino_input(float *restrict V, const float *in, int I, int H, int W,
                        const wino_dims *wd, int i0, int nb, float *work) {
-    const int tw = wd->tw, th = wd->th, T = wd->T, te = tw + 1;
-    const int sub = (th + 1) * te + 1, len = th * te; /* a quarter plane; tile rows x te */
-    const size_t L = (size_t)nb * T, plane = (size_t)H * W;
-    /* the zero-padded plane as four quarters by row and column parity: [th + 1][te] each */
+    const int tw = wd->tw, th = wd->th, T = wd->T;
+    const int sub = (th + 1) * tw + 1, len = th * tw; /* a quarter plane; the tiles */
+    const size_t L = (size_t)nb * T, plane = (size_t)H * W, st = (size_t)I * L;
+    /* the zero-padded plane (padded row Y = y + 1, column X = x + 1) as four quarters by row
+     * and column parity, [th + 1][tw] each, and its last even column X = 2 tw by row parity
+     * (the last odd column, X = 2 tw + 1, is always padding) */
     float *Q = work, *ee = Q, *eo = Q + sub, *oe = Q + 2 * sub, *oo = Q + 3 * sub;
-    float *TR = Q + 4 * (size_t)sub;          /* B^T d: [2 parities][4][len + 1] */
-    float *VB = TR + 8 * (size_t)(len + 1);   /* B^T d B of one k: [4][len] */
+    float *le = Q + 4 * (size_t)sub, *lo = le + th + 1;
+    float *TE = lo + th + 1, *TO = TE + 4 * (size_t)len + 1; /* B^T d: [4][len] + 1 each */
+    float *TL = TO + 4 * (size_t)len + 1;                     /* B^T of the last column [4][th] */
+    const int xl = 2 * tw - 1;                                /* x of column X = 2 tw */
     for (int b = 0; b < nb; b++)
         for (int c = 0; c < I; c++) {
             const float *x = in + ((size_t)(i0 + b) * I + c) * plane;
-            memset(Q, 0, sizeof(float) * 4 * (size_t)sub);
-            /* padded row Y = y + 1 and column X = x + 1 */
+            memset(Q, 0, sizeof(float) * (4 * (size_t)sub + 2 * (size_t)(th + 1)));
             for (int y = 0; y < H; y++) {
-                int Y = y + 1;
-                float *qe = (Y & 1 ? oe : ee) + (size_t)(Y >> 1) * te;
-                float *qo = (Y & 1 ? oo : eo) + (size_t)(Y >> 1) * te;
-                split_row(qe, qo, x + (size_t)y * W, W, te);
+                int Y = y + 1, r = Y >> 1;
+                float *qe = (Y & 1 ? oe : ee) + (size_t)r * tw;
+                float *qo = (Y & 1 ? oo : eo) + (size_t)r * tw;
+                split_row(qe, qo, x + (size_t)y * W, W, tw);
+                if (xl < W) (Y & 1 ? lo : le)[r] = x[(size_t)y * W + xl];
             }
-            float *te0 = TR, *to0 = TR + 4 * (size_t)(len + 1);
-            rows_bt(te0, ee, oe, te, len);
-            rows_bt(to0, eo, oo, te, len);
+            rows_bt(TE, ee, oe, tw, len);
+            rows_bt(TO, eo, oo, tw, len);
+            rows_bt(TL, le, lo, 1, th);
             for (int k = 0; k < 4; k++) {
-                cols_b(VB, te0 + (size_t)k * len, to0 + (size_t)k * len, len);
-                for (int j = 0; j < 4; j++) {
-                    float *dst = V + ((size_t)(k * 4 + j) * I + c) * L + (size_t)b * T;
-                    const float *src = VB + (size_t)j * len;
-                    for (int ty = 0; ty < th; ty++)
-                        memcpy(dst + (size_t)ty * tw, src + (size_t)ty * te,
-                               sizeof(float) * (size_t)tw);
+                float *v = V + (size_t)(k * 4) * st + (size_t)c * L + (size_t)b * T;
+                const float *e = TE + (size_t)k * len, *o = TO + (size_t)k * len;
+                cols_b(v, st, e, o, len);
+                for (int ty = 0; ty < th; ty++) { /* the last tile of each row */
+                    int q = ty * tw + tw - 1;
+                    float a = e[q], bb = o[q], cc = TL[(size_t)k * th + ty];
+                    v[q] = a - cc;
+                    v[st + q] = bb + cc;
+                    v[2 * st + q] = cc - bb;
+                    v[3 * st + q] = bb;
                 }
             }
         }
