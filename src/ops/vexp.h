@@ -16,9 +16,10 @@ static inline float gd_vexpf(float x) {
     const float magic = 12582912.0f;
     float tr = x * 1.44269504088896341f + magic;
     float fn = tr - magic;
-    int32_t n;
-    memcpy(&n, &tr, sizeof n);
-    n -= 0x4B400000;
+    uint32_t u; /* n + 127, the biased exponent of 2^n, in unsigned arithmetic (a NaN's bits
+                   must not overflow anything) */
+    memcpy(&u, &tr, sizeof u);
+    u = u - 0x4B400000u + 127u;
     float r = x - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -28,7 +29,7 @@ static inline float gd_vexpf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
-    int32_t bits = (n + 127) << 23;
+    uint32_t bits = u << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale;
