@@ -56,6 +56,26 @@ static size_t workload(int threads, float *out) {
     free(m);
     free(v);
     gd_graph_free(s.g);
+    /* a Winograd convolution (16 channels each way, 49 tiles: its weight gradient too),
+     * forward + backward; the per-image tasks and fixed groups make it bit-exact */
+    gd_conv2d_dims dw2 = {5, 16, 14, 14, 16, 3, 1, 1, 0};
+    const size_t nx = 5 * 16 * 196, nw = 16 * 16 * 9;
+    float *x2 = malloc(4 * nx), *w2 = malloc(4 * nw), *b2 = malloc(4 * 16), *dy2 = malloc(4 * nx);
+    float *scr = calloc(gd_conv2d_scratch_floats(&dw2), 4);
+    gd_rng_fill_normal(&r, x2, nx, 0, 1);
+    gd_rng_fill_normal(&r, w2, nw, 0, 0.1f);
+    gd_rng_fill_normal(&r, b2, 16, 0, 1);
+    gd_rng_fill_normal(&r, dy2, nx, 0, 1);
+    float *y2 = out + o, *dx2 = y2 + nx, *dww = dx2 + nx, *db2 = dww + nw;
+    gd_conv2d_forward(y2, x2, w2, b2, &dw2, scr);
+    memset(dx2, 0, 4 * (nx + nw + 16));
+    gd_conv2d_backward(dx2, dww, db2, dy2, x2, w2, &dw2, scr);
+    o += 2 * nx + nw + 16;
+    free(x2);
+    free(w2);
+    free(b2);
+    free(dy2);
+    free(scr);
     return o;
 }
 
@@ -74,6 +94,9 @@ int main(void) {
     TEST_COND("own loops are bit-identical across thread counts",
               !memcmp(r1 + gn_off, r2 + gn_off, 4 * gn_n) &&
                   !memcmp(r1 + gn_off, r3 + gn_off, 4 * gn_n));
+    size_t wn = 2 * 5 * 16 * 196 + 16 * 16 * 9 + 16, wo = n1 - wn; /* the Winograd conv, last */
+    TEST_COND("Winograd convolution is bit-identical across thread counts",
+              !memcmp(r1 + wo, r2 + wo, 4 * wn) && !memcmp(r1 + wo, r3 + wo, 4 * wn));
     free(r1);
     free(r2);
     free(r3);
