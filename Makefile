@@ -3,7 +3,8 @@
 #   make check       build and run every test (what .ci/run calls)
 #   make check-sanitize   the same suite built with AddressSanitizer + UBSan
 #   make fuzz        the libFuzzer harnesses, FUZZ_SECONDS (10) each (clang; tests/fuzz/run.sh)
-#   make bench       conv2d forward+backward against PyTorch (needs python3-torch)
+#   make bench       every benchmark against its peer (bench/: conv2d and the UNet training step
+#                    and sampling against PyTorch + diffusers, GMM EM against scikit-learn)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -37,6 +38,8 @@ fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
 bench: build
+	@sh bench/train_bench.sh $(BUILD)
+	@sh bench/gmm_bench.sh $(BUILD)
 	@sh bench/conv_bench.sh $(BUILD)
 
 # regenerate the PyTorch fixtures in tests/fixtures (needs python3-torch; see tools/ref/README.md)

@@ -7,22 +7,26 @@
 # the machine's sgemm rate.
 # Usage: bench/train_bench.sh [build-dir] [train|sample|all]
 #   env: THREADS (nproc), ROUNDS (3), STEPS (train 6, sample 1), BATCH (64), CONFIG (a
-#   config.json; default: gmmdiff's default UNet), PY (a python with torch and diffusers)
+#   config.json; default: gmmdiff's default UNet), PY (a python with torch and diffusers;
+#   default: the one bench/peer_env.sh makes)
 set -eu
 BUILD=${1:-build}
 WHAT=${2:-all}
 THREADS=${THREADS:-$(nproc)}
 ROUNDS=${ROUNDS:-3}
 BATCH=${BATCH:-64}
-PY=${PY:-/opt/gdref/bin/python}
+PY=${PY:-$(sh bench/peer_env.sh)}
 G="$BUILD/gmmdiff"
 [ -x "$G" ] || { echo "train_bench.sh: $G not built (make build)" >&2; exit 1; }
 if ! "$PY" -c "import torch, diffusers" 2>/dev/null; then
-    echo "train_bench.sh: $PY lacks torch or diffusers; make one with:" >&2
-    echo "  apt-get install -y python3-torch python3-venv" >&2
-    echo "  python3 -m venv --system-site-packages /opt/gdref" >&2
-    echo "  /opt/gdref/bin/pip install diffusers==0.30.3 'huggingface_hub<0.26' safetensors" >&2
+    echo "train_bench.sh: $PY lacks torch or diffusers (bench/peer_env.sh makes one)" >&2
     exit 1
+fi
+# Debian's OpenBLAS 0.3.21 falls back to slow Prescott kernels on CPUs it does not know; PyTorch
+# uses it for its matrix products, so give the peer the kernels gmmdiff's loader picks
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    if grep -q avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+    elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
