@@ -13,18 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-int gd_bench_gmm(int argc, char **argv); /* argv[0] = "gmm"; dispatched by tools/cmd_bench.c */
-
-static double bg_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int bg_cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void bg_help(void) {
     printf("usage: gmmdiff bench gmm [--data X.npy --init INIT.json] [--n N --d D --k K]\n"
@@ -52,7 +40,7 @@ typedef struct bg_clock {
 static void bg_on_iter(void *ctx, int init, int iter, double lower_bound) {
     (void)init, (void)lower_bound;
     bg_clock *c = ctx;
-    if (iter >= 1 && iter <= c->iters) c->stamp[iter] = bg_now_ms();
+    if (iter >= 1 && iter <= c->iters) c->stamp[iter] = gd_bench_now_ms();
 }
 
 /* a mixture of k blobs in d dimensions, n points, from a fixed seed */
@@ -169,16 +157,16 @@ int gd_bench_gmm(int argc, char **argv) {
     }
     o.on_iter = bg_on_iter;
     o.ctx = &clk;
-    clk.stamp[0] = bg_now_ms();
+    clk.stamp[0] = gd_bench_now_ms();
     gd_status s = gd_gmm_fit(&m, x, n, d, &o, &err);
-    double total = bg_now_ms() - clk.stamp[0], ll = NAN;
+    double total = gd_bench_now_ms() - clk.stamp[0], ll = NAN;
     if (!s) s = gd_gmm_score(&m, x, n, &ll, &err);
     if (s) {
         free(clk.stamp), free(dt);
         goto fail;
     }
     for (int it = 2; it <= iters; it++) dt[it - 2] = clk.stamp[it] - clk.stamp[it - 1];
-    qsort(dt, (size_t)iters - 1, sizeof(double), bg_cmp_double);
+    qsort(dt, (size_t)iters - 1, sizeof(double), gd_bench_cmp_double);
     printf("# gmmdiff EM n=%lld d=%d k=%d cov=%s iters=%d threads=%d reg_covar=%g\n",
            (long long)n, d, k, gd_gmm_cov_name(cov), iters, gd_get_num_threads(), reg);
     printf("ms_per_iter=%.4f\ntotal_ms=%.3f\nfirst_iter_ms=%.3f\nloglik=%.17g\nlower_bound=%.17g\n",

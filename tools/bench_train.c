@@ -19,16 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* resident set size now, in MiB (/proc/self/statm's second field) */
 static double rss_mib(void) {
@@ -130,11 +120,11 @@ static double sgemm_gflops(void) {
     for (size_t i = 0; i < (size_t)M * M; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
     double t[5];
     for (int r = -1; r < 5; r++) {
-        double t0 = now_ms();
+        double t0 = gd_bench_now_ms();
         gd_sgemm(0, 0, M, M, M, 1.0f, a, M, b, M, 0.0f, c, M);
-        if (r >= 0) t[r] = now_ms() - t0;
+        if (r >= 0) t[r] = gd_bench_now_ms() - t0;
     }
-    qsort(t, 5, sizeof(double), cmp_double);
+    qsort(t, 5, sizeof(double), gd_bench_cmp_double);
     gd_free(a);
     gd_free(b);
     gd_free(c);
@@ -243,7 +233,7 @@ int gd_bench_train(int argc, char **argv) {
     }
     for (int r = -warmup; r < steps; r++) {
         if (r == 0 && profile) gd_graph_profile(1);
-        double t0 = now_ms();
+        double t0 = gd_bench_now_ms();
         float loss = 0, norm = 0;
         gd_guidance guide = {1.0f, 0.0f};
         gd_status s = sample ? gd_unet_sample(sg, &io, &sc, &sched, NULL, NULL, &guide, x, &rng,
@@ -254,7 +244,7 @@ int gd_bench_train(int argc, char **argv) {
             rc = 1;
             goto done;
         }
-        double ms = now_ms() - t0;
+        double ms = gd_bench_now_ms() - t0;
         if (r >= 0) times[r] = ms;
         printf("%s %d ms=%.2f%s", r < 0 ? "warmup" : "step", r, ms, sample ? "\n" : "");
         if (!sample) printf(" loss=%.5f\n", (double)loss);
@@ -263,7 +253,7 @@ int gd_bench_train(int argc, char **argv) {
         gd_graph_profile(0);
         gd_graph_profile_report(stdout);
     }
-    qsort(times, (size_t)steps, sizeof(double), cmp_double);
+    qsort(times, (size_t)steps, sizeof(double), gd_bench_cmp_double);
     double med = times[steps / 2];
     double peak = peak_rss_mib(); /* before the sgemm measurement's buffers */
     double gf = sgemm_gflops();

@@ -4,6 +4,10 @@
 
 int gd_cmd_bench(int argc, char **argv);
 int gd_bench_train(int argc, char **argv); /* bench train, bench sample (bench_train.c) */
+int gd_bench_gmm(int argc, char **argv);   /* bench gmm (bench_gmm.c) */
+/* the benchmarks' clock (monotonic, ms) and qsort comparison of doubles (cmd_bench.c) */
+double gd_bench_now_ms(void);
+int gd_bench_cmp_double(const void *a, const void *b);
 int gd_cmd_init(int argc, char **argv);
 int gd_cmd_forward(int argc, char **argv);
 int gd_cmd_sample(int argc, char **argv);

@@ -11,15 +11,13 @@
 #include <string.h>
 #include <time.h>
 
-int gd_bench_gmm(int argc, char **argv); /* tools/bench_gmm.c */
-
-static double now_ms(void) {
+double gd_bench_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b) {
+int gd_bench_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
@@ -104,15 +102,15 @@ int gd_cmd_bench(int argc, char **argv) {
         gd_rng_fill_normal(&rng, b, oc, 0, 0.1f);
         gd_rng_fill_normal(&rng, dy, ny, 0, 1);
         for (int r = -1; r < reps; r++) {
-            double t0 = now_ms();
+            double t0 = gd_bench_now_ms();
             gd_conv2d_forward(y, x, w, b, &d, scratch);
             memset(dx, 0, 4 * nx);
             memset(dw, 0, 4 * nw);
             memset(db, 0, 4 * oc);
             gd_conv2d_backward(dx, dw, db, dy, x, w, &d, scratch);
-            if (r >= 0) times[r] = now_ms() - t0;
+            if (r >= 0) times[r] = gd_bench_now_ms() - t0;
         }
-        qsort(times, (size_t)reps, sizeof(double), cmp_double);
+        qsort(times, (size_t)reps, sizeof(double), gd_bench_cmp_double);
         double med = times[reps / 2];
         total += count * med;
         printf("conv ic=%d oc=%d hw=%d k=%d s=%d count=%d ms=%.3f\n", ic, oc, hw, k, s, count, med);
