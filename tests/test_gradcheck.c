@@ -490,6 +490,9 @@ int main(void) {
     cases[nc++] = conv_case("conv2d k1 s1 p0", 2, 5, 4, 3, 3, 1, 1, 0, 0);
     cases[nc++] = conv_case("conv2d k3 s2 p0", 1, 2, 8, 9, 3, 3, 2, 0, 0);
     cases[nc++] = conv_case("conv2d k3 s1 p1 multi-chunk", 3, 64, 64, 64, 2, 3, 1, 1, 40);
+    /* 20 images in 8 groups: the weight gradient's GEMMs over several images side by side */
+    cases[nc++] = conv_case("conv2d k3 s2 p1 batched dw", 20, 3, 7, 6, 4, 3, 2, 1, 40);
+    cases[nc++] = conv_case("conv2d k1 batched dw", 20, 5, 4, 3, 3, 1, 1, 0, 40);
     /* Winograd F(2x2, 3x3) (16+ channels each way): odd sizes (cropped tiles), and 13 images
      * in groups of 12 and 1 */
     cases[nc++] = conv_case("conv2d winograd 7x5", 5, 16, 7, 5, 17, 3, 1, 1, 40);

@@ -96,10 +96,19 @@ static size_t wino_slot_floats(const wino_dims *w, int I, int O) {
 }
 
 /* floats of one thread's slot: im2col's columns (and their gradient), or the Winograd area */
+/* images per GEMM of the im2col weight gradient: enough for a reduction of ~512 columns, so
+ * small images do not each pay a pass over the [oc, K] result */
+static int dw_batch(int ohw) {
+    int b = 512 / ohw;
+    return b < 1 ? 1 : b;
+}
+
 static size_t slot_floats(const gd_conv2d_dims *d) {
     int oh = gd_conv2d_out_size(d->h, d->k, d->stride, d->pad);
     int ow = gd_conv2d_out_size(d->w, d->k, d->stride, d->pad);
     size_t K = (size_t)d->ic * d->k * d->k, s = 2 * K * oh * ow;
+    size_t bw = (size_t)dw_batch(oh * ow) * oh * ow; /* the batched columns and dout */
+    if ((K + d->oc) * bw > s) s = (K + d->oc) * bw;
     if (use_winograd(d)) {
         wino_dims w = wino_dims_of(d);
         size_t ws = wino_slot_floats(&w, d->ic, d->oc);
@@ -430,11 +439,12 @@ static inline void valid_range(int ow, int s, int p, int kj, int W, int *lo, int
     *hi = h;
 }
 
-/* col[(c*k + ki)*k + kj][oy*ow + ox] = src[c][oy*s-p+ki][ox*s-p+kj] for one image */
+/* col[(c*k + ki)*k + kj][oy*ow + ox] = src[c][oy*s-p+ki][ox*s-p+kj] for one image; rows of col
+ * are ld apart (ld >= oh*ow: several images side by side) */
 static void im2col(float *restrict col, const float *restrict src, const gd_conv2d_dims *d,
-                   int oh, int ow) {
+                   int oh, int ow, size_t ld) {
     const int k = d->k, s = d->stride, p = d->pad, H = d->h, W = d->w;
-    const size_t ohw = (size_t)oh * ow;
+    const size_t ohw = ld;
     for (int c = 0; c < d->ic; c++) {
         const float *plane = src + (size_t)c * H * W;
         for (int ki = 0; ki < k; ki++)
@@ -512,7 +522,7 @@ void gd_conv2d_forward(float *out, const float *inp, const float *w, const float
         for (int img = 0; img < d->n; img++) {
             const float *src = inp + (size_t)img * in_img;
             float *dst = out + (size_t)img * OC * ohw;
-            if (!pw) im2col(col, src, d, oh, ow);
+            if (!pw) im2col(col, src, d, oh, ow, (size_t)ohw);
             gd_sgemm(0, 0, OC, ohw, K, 1.0f, w, K, pw ? src : col, ohw, 0.0f, dst, ohw);
             if (b)
                 for (int o = 0; o < OC; o++) {
@@ -533,7 +543,7 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
     const int K = d->ic * d->k * d->k, OC = d->oc, ohw = oh * ow, pw = is_pointwise(d);
     const size_t slot = slot_floats(d), in_img = (size_t)d->ic * d->h * d->w;
     const size_t wn = (size_t)OC * K;
-    const int G = conv_groups(d), wino = use_winograd(d);
+    const int G = conv_groups(d), wino = use_winograd(d), bw = dw_batch(ohw);
     float *slots = scratch + wino_u_floats(d);
     float *part = slots + (size_t)conv_slots(d) * slot;
     if (db) {
@@ -591,28 +601,43 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
     if (!dw && !dinp) return;
     #pragma omp parallel num_threads(conv_threads(d))
     {
-        float *col = slots + (size_t)omp_get_thread_num() * slot, *dcol = col + (size_t)K * ohw;
+        float *col = slots + (size_t)omp_get_thread_num() * slot, *dcol = col;
         /* one group per task, its images in order: the same sums for any thread count */
         #pragma omp for schedule(static)
         for (int g = 0; g < G; g++) {
             int i0 = (int)((int64_t)g * d->n / G), i1 = (int)((int64_t)(g + 1) * d->n / G);
             float *pg = part + (size_t)g * wn;
-            for (int img = i0; img < i1; img++) {
-                const float *src = inp + (size_t)img * in_img;
-                const float *dy = dout + (size_t)img * OC * ohw;
-                if (dw) {
-                    if (!pw) im2col(col, src, d, oh, ow);
-                    gd_sgemm(0, 1, OC, K, ohw, 1.0f, dy, ohw, pw ? src : col, ohw,
-                             img == i0 ? 0.0f : 1.0f, pg, K);
-                }
-                if (dinp) {
-                    float *dx = dinp + (size_t)img * in_img;
-                    if (pw) {
-                        gd_sgemm(1, 0, K, ohw, OC, 1.0f, w, K, dy, ohw, 1.0f, dx, ohw);
-                    } else {
-                        gd_sgemm(1, 0, K, ohw, OC, 1.0f, w, K, dy, ohw, 0.0f, dcol, ohw);
-                        col2im(dx, dcol, d, oh, ow);
+            /* dw: batches of images side by side, [K, nb * ohw] columns against the same
+             * images' output gradients [OC, nb * ohw] */
+            for (int b0 = i0; dw && b0 < i1; b0 += bw) {
+                const int nb = i1 - b0 < bw ? i1 - b0 : bw;
+                const size_t Lw = (size_t)nb * ohw;
+                const float *A = dout + (size_t)b0 * OC * ohw, *B = inp + (size_t)b0 * in_img;
+                if (nb > 1 || !pw) {
+                    float *cols = col, *dys = col + (size_t)K * Lw;
+                    for (int b = 0; b < nb; b++) {
+                        im2col(cols + (size_t)b * ohw, inp + (size_t)(b0 + b) * in_img, d, oh, ow,
+                               Lw);
+                        if (nb > 1)
+                            for (int o = 0; o < OC; o++)
+                                memcpy(dys + (size_t)o * Lw + (size_t)b * ohw,
+                                       dout + ((size_t)(b0 + b) * OC + o) * ohw,
+                                       sizeof(float) * (size_t)ohw);
                     }
+                    B = cols;
+                    if (nb > 1) A = dys;
+                }
+                gd_sgemm(0, 1, OC, K, (int)Lw, 1.0f, A, (int)Lw, B, (int)Lw,
+                         b0 == i0 ? 0.0f : 1.0f, pg, K);
+            }
+            for (int img = i0; dinp && img < i1; img++) {
+                const float *dy = dout + (size_t)img * OC * ohw;
+                float *dx = dinp + (size_t)img * in_img;
+                if (pw) {
+                    gd_sgemm(1, 0, K, ohw, OC, 1.0f, w, K, dy, ohw, 1.0f, dx, ohw);
+                } else {
+                    gd_sgemm(1, 0, K, ohw, OC, 1.0f, w, K, dy, ohw, 0.0f, dcol, ohw);
+                    col2im(dx, dcol, d, oh, ow);
                 }
             }
         }
