@@ -1,6 +1,7 @@
 /* conv2d.c - 2-D convolution as im2col + BLAS sgemm, one image per task.
  *
- * Images are spread over the threads; each thread unfolds one image at a time into its own
+ * Images are handed to the threads one task at a time (dynamic schedule: a thread the machine
+ * delays does not hold up the others); each thread unfolds one image at a time into its own
  * slot of the scratch buffer, col[ic*k*k, oh*ow], and calls a single-threaded GEMM that writes
  * straight into the NCHW output (no gather or scatter):
  *   forward   out[img] = w[oc, ic*k*k] @ col + b
@@ -420,7 +421,7 @@ static void wino_conv(float *out, const float *in, const float *U, const float *
     #pragma omp parallel num_threads(conv_threads(d))
     {
         float *buf = slots + (size_t)omp_get_thread_num() * slot;
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(dynamic, 1)
         for (int g = 0; g < groups; g++) {
             int i0 = g * wd.nb, nb = d->n - i0 < wd.nb ? d->n - i0 : wd.nb;
             wino_group(out, in, U, bias, I, O, d->h, d->w, &wd, i0, nb, acc, buf);
@@ -518,7 +519,7 @@ void gd_conv2d_forward(float *out, const float *inp, const float *w, const float
     #pragma omp parallel num_threads(conv_threads(d))
     {
         float *col = scratch + (size_t)omp_get_thread_num() * slot;
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(dynamic, 1)
         for (int img = 0; img < d->n; img++) {
             const float *src = inp + (size_t)img * in_img;
             float *dst = out + (size_t)img * OC * ohw;
@@ -570,7 +571,7 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
             const size_t Lmax = (size_t)wd.nb * wd.T;
             float *V = buf, *dM = V + 16 * (size_t)I * Lmax, *work = dM + 16 * (size_t)OC * Lmax;
             float *dU = buf + slot - 16 * (size_t)I * OC;
-            #pragma omp for schedule(static)
+            #pragma omp for schedule(dynamic, 1)
             for (int g = 0; g < G; g++) {
                 int i0 = (int)((int64_t)g * d->n / G), i1 = (int)((int64_t)(g + 1) * d->n / G);
                 for (int b0 = i0; b0 < i1; b0 += wd.nb) {
@@ -603,7 +604,7 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
     {
         float *col = slots + (size_t)omp_get_thread_num() * slot, *dcol = col;
         /* one group per task, its images in order: the same sums for any thread count */
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(dynamic, 1)
         for (int g = 0; g < G; g++) {
             int i0 = (int)((int64_t)g * d->n / G), i1 = (int)((int64_t)(g + 1) * d->n / G);
             float *pg = part + (size_t)g * wn;
