@@ -2,7 +2,9 @@
  * in UNet2DModel (group norm, to_q/to_k/to_v/to_out with bias, residual, rescale 1).
  *
  * Saved for backward (gd_attention_saved_floats):
- *   mean, rstd [N, G] | xn, q, k, v, ctx [N, HW, C] tokens | probs [N, heads, HW, HW]
+ *   mean, rstd [N, G] | xn, q, k, v, ctx [N, HW, C] tokens
+ * The attention probabilities [N, heads, HW, HW] live in the scratch: the backward recomputes
+ * them from q and k (the same code, so the same bits) instead of keeping them.
  * The per-head products are single-threaded GEMMs, parallel over (image, head); the projections
  * are linears (BLAS) over all N*HW tokens at once. */
 #include "gmmdiff/ops.h"
@@ -14,7 +16,7 @@
 #include <string.h>
 
 typedef struct {
-    float *mean, *rstd, *xn, *q, *k, *v, *ctx, *probs;
+    float *mean, *rstd, *xn, *q, *k, *v, *ctx;
 } attn_saved;
 
 static void check(const gd_attention_dims *d) {
@@ -27,21 +29,19 @@ static attn_saved carve(float *s, const gd_attention_dims *d) {
     size_t ng = (size_t)d->n * d->groups, t = (size_t)d->n * d->hw * d->c;
     attn_saved a;
     a.mean = s; a.rstd = s + ng; s += 2 * ng;
-    a.xn = s; a.q = s + t; a.k = s + 2 * t; a.v = s + 3 * t; a.ctx = s + 4 * t; s += 5 * t;
-    a.probs = s;
+    a.xn = s; a.q = s + t; a.k = s + 2 * t; a.v = s + 3 * t; a.ctx = s + 4 * t;
     return a;
 }
 
 size_t gd_attention_saved_floats(const gd_attention_dims *d) {
     check(d);
-    return 2 * (size_t)d->n * d->groups + 5 * (size_t)d->n * d->hw * d->c +
-           (size_t)d->n * d->heads * d->hw * d->hw;
+    return 2 * (size_t)d->n * d->groups + 5 * (size_t)d->n * d->hw * d->c;
 }
 
 size_t gd_attention_scratch_floats(const gd_attention_dims *d) {
     check(d);
     size_t t = (size_t)d->n * d->hw * d->c;
-    return 7 * t + (size_t)d->n * d->heads * d->hw * d->hw;
+    return 7 * t + 2 * (size_t)d->n * d->heads * d->hw * d->hw;
 }
 
 /* tok[n, p, c] = x[n, c, p] */
@@ -66,6 +66,20 @@ static void from_tokens(float *x, const float *tok, int N, int C, int HW, int ac
         }
 }
 
+/* P = softmax(scale q k^T) by rows for one head (q, k rows C apart), a single-threaded GEMM */
+static void head_probs(float *P, const float *q, const float *k, int HW, int D, int C,
+                       float scale) {
+    gd_sgemm(0, 1, HW, HW, D, scale, q, C, k, C, 0.0f, P, HW);
+    for (int i = 0; i < HW; i++) {
+        float *row = P + (size_t)i * HW, mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j < HW; j++) mx = row[j] > mx ? row[j] : mx;
+        for (int j = 0; j < HW; j++) row[j] = gd_vexpf(row[j] - mx);
+        for (int j = 0; j < HW; j++) sum += row[j];
+        const float inv = 1.0f / sum;
+        for (int j = 0; j < HW; j++) row[j] *= inv;
+    }
+}
+
 void gd_attention_forward(float *out, float *saved, const float *x, const gd_attention_params *p,
                           const gd_attention_dims *d, float *scratch) {
     check(d);
@@ -74,7 +88,7 @@ void gd_attention_forward(float *out, float *saved, const float *x, const gd_att
     const int T = N * HW;
     const float scale = 1.0f / sqrtf((float)D);
     attn_saved s = carve(saved, d);
-    float *gn = scratch, *o = scratch + (size_t)T * C;
+    float *gn = scratch, *o = scratch + (size_t)T * C, *probs = o + (size_t)T * C;
 
     gd_group_norm_forward(gn, s.mean, s.rstd, x, p->gn_w, p->gn_b, N, C, HW, d->groups, d->eps);
     to_tokens(s.xn, gn, N, C, HW);
@@ -86,17 +100,9 @@ void gd_attention_forward(float *out, float *saved, const float *x, const gd_att
     for (int n = 0; n < N; n++)
         for (int h = 0; h < H; h++) {
             const size_t base = (size_t)n * HW * C + h * D;
-            float *P = s.probs + ((size_t)n * H + h) * HW * HW;
+            float *P = probs + ((size_t)n * H + h) * HW * HW;
             /* P = softmax(scale q k^T) by rows; ctx = P v (single-threaded GEMMs per head) */
-            gd_sgemm(0, 1, HW, HW, D, scale, s.q + base, C, s.k + base, C, 0.0f, P, HW);
-            for (int i = 0; i < HW; i++) {
-                float *row = P + (size_t)i * HW, mx = -INFINITY, sum = 0.0f;
-                for (int j = 0; j < HW; j++) mx = row[j] > mx ? row[j] : mx;
-                for (int j = 0; j < HW; j++) row[j] = gd_vexpf(row[j] - mx);
-                for (int j = 0; j < HW; j++) sum += row[j];
-                const float inv = 1.0f / sum;
-                for (int j = 0; j < HW; j++) row[j] *= inv;
-            }
+            head_probs(P, s.q + base, s.k + base, HW, D, C, scale);
             gd_sgemm(0, 0, HW, D, HW, 1.0f, P, HW, s.v + base, C, 0.0f, s.ctx + base, C);
         }
 
@@ -117,6 +123,7 @@ void gd_attention_backward(float *dx, const gd_attention_grads *g, const float *
     attn_saved s = carve((float *)saved, d);
     float *dO = scratch, *dctx = dO + t, *dq = dctx + t, *dk = dq + t, *dv = dk + t;
     float *dxn = dv + t, *dgn = dxn + t, *dP = dgn + t;
+    float *probs = dP + (size_t)N * H * HW * HW;
 
     if (dx) gd_add_backward(dx, NULL, dout, t); /* the residual path */
     to_tokens(dO, dout, N, C, HW);
@@ -127,8 +134,9 @@ void gd_attention_backward(float *dx, const gd_attention_grads *g, const float *
     for (int n = 0; n < N; n++)
         for (int h = 0; h < H; h++) {
             const size_t base = (size_t)n * HW * C + h * D;
-            const float *P = s.probs + ((size_t)n * H + h) * HW * HW;
+            float *P = probs + ((size_t)n * H + h) * HW * HW;
             float *G = dP + ((size_t)n * H + h) * HW * HW;
+            head_probs(P, s.q + base, s.k + base, HW, D, C, scale);
             /* dP = dctx v^T, dv = P^T dctx; dS = P * (dP - rowsum(dP * P)) * scale;
              * dq = dS k, dk = dS^T q */
             gd_sgemm(0, 1, HW, HW, D, 1.0f, dctx + base, C, s.v + base, C, 0.0f, G, HW);
