@@ -69,7 +69,6 @@ static int use_winograd(const gd_conv2d_dims *d) {
 
 typedef struct wino_dims {
     int th, tw, T, nb; /* tile rows and columns, tiles per image, images per group */
-    int hp, wp;        /* the zero-padded plane: (2 th + 2) x (2 tw + 2) */
 } wino_dims;
 
 static wino_dims wino_dims_of(const gd_conv2d_dims *d) {
@@ -80,8 +79,6 @@ static wino_dims wino_dims_of(const gd_conv2d_dims *d) {
     w.nb = 192 / w.T;
     if (w.nb < 1) w.nb = 1;
     if (w.nb > d->n) w.nb = d->n;
-    w.hp = 2 * w.th + 2;
-    w.wp = 2 * w.tw + 2;
     return w;
 }
 
@@ -250,7 +247,7 @@ static void cols_a(float *restrict ye, float *restrict yo, const float *restrict
 }
 
 /* V[k*4+j][c][b*T + tile] = (B^T d B)[k][j] of the I-channel images i0 .. i0 + nb - 1 (L = nb T
- * tiles per row of V); work is an area of wino_in_floats */
+ * tiles per row of V); work is the transforms' part of a thread's area (wino_slot_floats) */
 static void wino_input(float *restrict V, const float *in, int I, int H, int W,
                        const wino_dims *wd, int i0, int nb, float *work) {
     const int tw = wd->tw, th = wd->th, T = wd->T;
