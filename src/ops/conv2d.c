@@ -532,6 +532,17 @@ void gd_conv2d_forward(float *out, const float *inp, const float *w, const float
     }
 }
 
+/* dw += the G weight-gradient partials [G][wn], summed in group order first (as one GEMM over
+ * all images would add its product once) */
+static void add_partials(float *dw, const float *part, int G, size_t wn) {
+    #pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < wn; j++) {
+        float s = part[j];
+        for (int g = 1; g < G; g++) s += part[(size_t)g * wn + j];
+        dw[j] += s;
+    }
+}
+
 void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, const gd_conv2d_dims *d, float *scratch) {
     check_dims(d);
@@ -583,12 +594,7 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
                 wino_kernel_grad(part + (size_t)g * wn, dU, OC, I);
             }
         }
-        #pragma omp parallel for schedule(static)
-        for (size_t j = 0; j < wn; j++) {
-            float s = part[j];
-            for (int g = 1; g < G; g++) s += part[(size_t)g * wn + j];
-            dw[j] += s;
-        }
+        add_partials(dw, part, G, wn);
         dw = NULL;
     }
     if (wino && dinp) { /* dinp += conv(dout) with the rotated, transposed kernel */
@@ -640,12 +646,5 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
             }
         }
     }
-    if (dw) {
-        #pragma omp parallel for schedule(static)
-        for (size_t j = 0; j < wn; j++) {
-            float s = part[j];
-            for (int g = 1; g < G; g++) s += part[(size_t)g * wn + j];
-            dw[j] += s;
-        }
-    }
+    if (dw) add_partials(dw, part, G, wn);
 }
