@@ -14,12 +14,7 @@ PY=/usr/bin/python3
 if ! $PY -c "import torch" 2>/dev/null; then
     sh tools/install-deps.sh python3-torch
 fi
-# Debian's OpenBLAS 0.3.21 falls back to slow Prescott kernels on CPUs it does not know; PyTorch
-# uses it for its matrix products, so give the peer the kernels gmmdiff's loader picks
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -q avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+. bench/blas_coretype.sh
 out=$(mktemp -d)
 i=1
 while [ "$i" -le "$ROUNDS" ]; do

@@ -25,12 +25,7 @@ fi
 if ! $PY -c "import sklearn, numpy" 2>/dev/null; then
     sh tools/install-deps.sh python3-sklearn python3-numpy
 fi
-# numpy's OpenBLAS 0.3.21 falls back to its slow Prescott kernels on CPUs it does not know;
-# give sklearn the kernels gmmdiff's own BLAS loader would pick (src/core/blas.h)
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -q avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+. bench/blas_coretype.sh
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

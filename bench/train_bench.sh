@@ -22,12 +22,7 @@ if ! "$PY" -c "import torch, diffusers" 2>/dev/null; then
     echo "train_bench.sh: $PY lacks torch or diffusers (bench/peer_env.sh makes one)" >&2
     exit 1
 fi
-# Debian's OpenBLAS 0.3.21 falls back to slow Prescott kernels on CPUs it does not know; PyTorch
-# uses it for its matrix products, so give the peer the kernels gmmdiff's loader picks
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -q avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+. bench/blas_coretype.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 if [ -n "${CONFIG:-}" ]; then cp "$CONFIG" "$out/config.json"

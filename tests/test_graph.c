@@ -240,6 +240,27 @@ int main(void) {
         }
     }
 
+    /* model FLOPs, counted from shapes: a conv, a linear and an attention block */
+    {
+        gd_graph *c = gd_graph_new();
+        gd_t x = gd_input(c, "x", 4, (int[]){2, 3, 6, 6}, 0);
+        gd_t h = gd_op_conv2d(c, x, gd_param(c, "w", 4, (int[]){8, 3, 3, 3}), -1, 2, 1);
+        gd_t ap[10];
+        for (int i = 0; i < 10; i++) {
+            char nm[8];
+            snprintf(nm, sizeof nm, "a%d", i);
+            ap[i] = i >= 2 && i % 2 == 0 ? gd_param(c, nm, 2, (int[]){8, 8})
+                                         : gd_param(c, nm, 1, (int[]){8});
+        }
+        h = gd_op_attention(c, h, ap, 2, 2, 1e-5f);
+        h = gd_op_reshape(c, h, 2, (int[]){2, 72});
+        gd_op_linear(c, h, gd_param(c, "l", 2, (int[]){5, 72}), -1);
+        /* conv 2*8*3*3 outputs x 27, attention 2 x (4*64*9 + 2*81*8), linear 2*72*5; x 2 */
+        double want = 2.0 * (2 * 8 * 9 * 27 + 2 * (4 * 64 * 9 + 2 * 81 * 8) + 2 * 72 * 5);
+        TEST_COND("gd_graph_flops counts conv, attention and linear", gd_graph_flops(c) == want);
+        gd_graph_free(c);
+    }
+
     /* the fused group norm + SiLU is bit for bit the two ops: values and every gradient */
     {
         const int shape[4] = {3, 8, 5, 7};

@@ -6,6 +6,7 @@
 #include "gmmdiff/shapes.h"
 #include "gmmdiff/train.h"
 #include "testutil.h"
+#include "tiny_unet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,13 +109,7 @@ int main(void) {
     c.batch = 2;
     c.cond = GD_COND_FEATURE;
     gd_unet_config u;
-    gd_train_default_unet(&u, &d, c.cond);
-    u.n_blocks = 1;
-    u.block_out_channels[0] = 2;
-    u.down_attn[0] = u.up_attn[0] = 0;
-    u.add_attention = 0;
-    u.norm_num_groups = 2;
-    u.attention_head_dim = 0;
+    tiny_unet(&u, &d, c.cond);
     gd_trainer *t = NULL;
     TEST_COND("trainer", gd_trainer_new(&t, &c, &u, &d, &err) == GD_OK);
     if (!t) {

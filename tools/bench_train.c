@@ -52,62 +52,12 @@ static void bench_train_help(const char *what) {
            what);
 }
 
-/* multiply-adds of one forward pass of the UNet's convolutions, linears and attention
- * products, times 2: the model FLOPs (backward: twice the forward) */
+/* the model FLOPs of one forward of UNet u at batch n, counted on its graph */
 static double unet_forward_flops(const gd_unet_config *u, int n) {
-    double f = 0;
-    int hw = u->sample_size, ch = u->block_out_channels[0];
-    int temb = gd_unet_time_embed_dim(u), L = u->layers_per_block;
-#define CONV(ic, oc, k, ohw) (f += 2.0 * n * (double)(ic) * (oc) * (k) * (k) * (ohw) * (ohw))
-#define ATTN(c, s) (f += 2.0 * n * (4.0 * (c) * (c) * (s) + 2.0 * (double)(s) * (s) * (c)))
-    f += 2.0 * n * (double)(ch * temb + temb * temb); /* time embedding MLP */
-    CONV(u->in_channels, ch, 3, hw);
-    int skips[64], ns = 0, cur = ch;
-    skips[ns++] = ch;
-    for (int b = 0; b < u->n_blocks; b++) {
-        int oc = u->block_out_channels[b];
-        for (int l = 0; l < L; l++) {
-            CONV(cur, oc, 3, hw);
-            CONV(oc, oc, 3, hw);
-            f += 2.0 * n * temb * oc;
-            if (cur != oc) CONV(cur, oc, 1, hw);
-            if (u->down_attn[b]) ATTN(oc, (double)hw * hw);
-            cur = oc;
-            skips[ns++] = oc;
-        }
-        if (b < u->n_blocks - 1) {
-            hw /= 2;
-            CONV(oc, oc, 3, hw);
-            skips[ns++] = oc;
-        }
-    }
-    /* mid block: resnet, attention, resnet */
-    for (int r = 0; r < 2; r++) {
-        CONV(cur, cur, 3, hw);
-        CONV(cur, cur, 3, hw);
-        f += 2.0 * n * temb * cur;
-    }
-    if (u->add_attention) ATTN(cur, (double)hw * hw);
-    for (int b = u->n_blocks - 1; b >= 0; b--) {
-        int oc = u->block_out_channels[b];
-        for (int l = 0; l < L + 1; l++) {
-            int ic = cur + skips[--ns];
-            CONV(ic, oc, 3, hw);
-            CONV(oc, oc, 3, hw);
-            f += 2.0 * n * temb * oc;
-            CONV(ic, oc, 1, hw);
-            int ua = u->up_attn[u->n_blocks - 1 - b];
-            if (ua) ATTN(oc, (double)hw * hw);
-            cur = oc;
-        }
-        if (b > 0) {
-            hw *= 2;
-            CONV(oc, oc, 3, hw);
-        }
-    }
-    CONV(cur, u->out_channels, 3, hw);
-#undef CONV
-#undef ATTN
+    gd_graph *g = gd_graph_new();
+    gd_unet_declare(g, u, n, u->sample_size, u->sample_size);
+    double f = gd_graph_flops(g);
+    gd_graph_free(g);
     return f;
 }
 
@@ -204,7 +154,7 @@ int gd_bench_train(int argc, char **argv) {
         snprintf(d.name, sizeof d.name, "bench");
         d.n_classes = 1;
         size_t nimg = (size_t)n_items * u.in_channels * u.sample_size * u.sample_size;
-        for (size_t i = 0; i < nimg; i++) d.images[i] = 2.0f * (float)gd_rng_uniform(&rng) - 1.0f;
+        gd_rng_fill_uniform(&rng, d.images, nimg, -1.0f, 1.0f);
         gd_train_config c;
         gd_train_config_default(&c);
         c.batch = batch;

@@ -94,6 +94,9 @@ gd_t gd_graph_param(const gd_graph *g, int i);
 float *gd_graph_params(const gd_graph *g, size_t *n);      /* all parameters, contiguous */
 float *gd_graph_param_grads(const gd_graph *g, size_t *n); /* their gradients, same order */
 size_t gd_graph_bytes(const gd_graph *g); /* memory planned (parameters, activations, scratch) */
+/* the floating-point operations of one forward (2 per multiply-add of the linears,
+ * convolutions and attention products; norms and elementwise ops not counted); planned or not */
+double gd_graph_flops(const gd_graph *g);
 
 /* Wall time per op kind and pass, summed over every graph of the process from the call with
  * on = 1 (which clears the sums) to the call with on = 0; gd_graph_profile_report prints them, largest first. */

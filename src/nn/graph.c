@@ -76,6 +76,7 @@ void gd_graph_free(gd_graph *g) {
     gd_free(g->scratch);
     gd_free(g->grads);
     gd_free(g->in_grads);
+    free(g->first);
     free(g->param_ids);
     free(g->t);
     free(g);
@@ -256,8 +257,10 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
     g->in_grads = gd_calloc(sizeof(float) * (nin ? nin : 1));
     g->scratch = gd_malloc(sizeof(float) * (ns ? ns : 1));
     g->param_ids = malloc(sizeof(int) * (size_t)(nparam ? nparam : 1));
+    g->first = malloc(sizeof(int) * (size_t)(g->n ? g->n : 1));
+    g->first_id = -1;
     if (!g->params || !g->param_grads || !g->arena || !g->grads || !g->in_grads || !g->scratch ||
-        !g->param_ids) {
+        !g->param_ids || !g->first) {
         free(slots);
         free(dslots);
         return gd_error_set(err, GD_ERR_NOMEM, "graph plan: cannot allocate %.1f MiB",
@@ -316,36 +319,31 @@ void gd_graph_backward_seed(gd_graph *g, gd_t id, const float *dt) {
     GD_ASSERT_MSG(l->kind == GD_KIND_OP && l->requires_grad,
                   "backward needs an op output that has a gradient");
     memset(g->in_grads, 0, sizeof(float) * g->n_in_grads);
-    int *first = malloc(sizeof(int) * (size_t)(id + 1));
-    GD_ASSERT_MSG(first, "out of memory in backward");
-    for (int i = 0; i <= id; i++) first[i] = i;
-    for (int j = 0; j <= id; j++) {
-        const gd_tensor *t = &g->t[j];
-        if (t->kind != GD_KIND_OP || !t->requires_grad) continue;
-        for (int k = 0; k < t->nin; k++)
-            if (t->in[k] >= 0 && first[t->in[k]] < j) first[t->in[k]] = j;
+    int *first = g->first;
+    if (g->first_id != id) { /* made once per seed (each step seeds the same tensor) */
+        for (int i = 0; i <= id; i++) first[i] = i;
+        for (int j = 0; j <= id; j++) {
+            const gd_tensor *t = &g->t[j];
+            if (t->kind != GD_KIND_OP || !t->requires_grad) continue;
+            for (int k = 0; k < t->nin; k++)
+                if (t->in[k] >= 0 && first[t->in[k]] < j) first[t->in[k]] = j;
+        }
+        g->first_id = id;
     }
+    memcpy(l->grad, dt, sizeof(float) * l->numel);
     for (int j = id; j >= 0; j--) {
         gd_tensor *t = &g->t[j];
-        /* gradients first written here: at most a few per op, found by scanning inputs */
-        if (j == id) {
-            memcpy(l->grad, dt, sizeof(float) * l->numel);
+        if (t->kind != GD_KIND_OP || !t->requires_grad) continue;
+        /* the gradients first written here (an input read twice is cleared twice, harmlessly,
+         * both before the backward writes) */
+        for (int k = 0; k < t->nin; k++) {
+            int i = t->in[k];
+            if (i >= 0 && first[i] == j && g->t[i].kind == GD_KIND_OP && g->t[i].requires_grad)
+                memset(g->t[i].grad, 0, sizeof(float) * g->t[i].numel);
         }
-        if (t->kind == GD_KIND_OP && t->requires_grad) {
-            for (int k = 0; k < t->nin; k++) {
-                int i = t->in[k];
-                if (i < 0 || first[i] != j) continue;
-                gd_tensor *x = &g->t[i];
-                if (x->kind == GD_KIND_OP && x->requires_grad) {
-                    memset(x->grad, 0, sizeof(float) * x->numel);
-                    first[i] = -1; /* an op may read the same tensor twice */
-                }
-            }
-            if (first[j] == j && j != id) memset(t->grad, 0, sizeof(float) * t->numel);
-            run_op(g, t, 1);
-        }
+        if (first[j] == j && j != id) memset(t->grad, 0, sizeof(float) * t->numel);
+        run_op(g, t, 1);
     }
-    free(first);
 }
 
 void gd_graph_backward(gd_graph *g, gd_t loss) {
@@ -391,6 +389,25 @@ float *gd_graph_param_grads(const gd_graph *g, size_t *n) {
     if (n) *n = g->n_params;
     return g->param_grads;
 }
+double gd_graph_flops(const gd_graph *g) {
+    double f = 0;
+    for (int i = 0; i < g->n; i++) {
+        const gd_tensor *t = &g->t[i];
+        if (t->kind != GD_KIND_OP) continue;
+        const gd_tensor *x = &g->t[t->in[0]];
+        if (t->op == GD_OP_LINEAR) { /* [B, IC] x [IC, OC] */
+            f += (double)x->shape[0] * x->shape[1] * t->shape[1];
+        } else if (t->op == GD_OP_CONV2D) { /* per output: IC * K * K */
+            const gd_tensor *w = &g->t[t->in[1]];
+            f += (double)t->numel * w->shape[1] * w->shape[2] * w->shape[3];
+        } else if (t->op == GD_OP_ATTENTION) { /* 4 projections, q k^T and P v */
+            double C = x->shape[1], S = (double)x->numel / ((double)x->shape[0] * C);
+            f += x->shape[0] * (4.0 * C * C * S + 2.0 * S * S * C);
+        }
+    }
+    return 2.0 * f;
+}
+
 size_t gd_graph_bytes(const gd_graph *g) {
     return sizeof(float) *
            (2 * g->n_params + g->n_arena + g->n_grads + g->n_in_grads + g->n_scratch);

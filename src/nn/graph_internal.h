@@ -54,6 +54,9 @@ struct gd_graph {
     size_t n_grads;
     float *in_grads;   /* the inputs' gradients, kept after backward */
     size_t n_in_grads;
+    int *first;        /* [n] per tensor, the op whose backward first writes its gradient in a
+                          backward from first_id (gd_graph_backward_seed); -1: not yet made */
+    int first_id;
     int *param_ids, n_param_ids;
 };
 

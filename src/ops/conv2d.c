@@ -327,10 +327,9 @@ static void dout_cols(float *restrict m, size_t st, const float *restrict p,
  * (p, p + q, p - q, -q). work holds four [T] quarters of dy and the rows [8][T]. */
 static void wino_dout(float *restrict dM, const float *dout, int O, int H, int W,
                       const wino_dims *wd, int i0, int nb, float *restrict work) {
-    const int tw = wd->tw, th = wd->th, T = wd->T;
+    const int tw = wd->tw, T = wd->T;
     const size_t L = (size_t)nb * T, plane = (size_t)H * W, st = (size_t)O * L;
     float *qa = work, *qb = qa + T, *qc = qb + T, *qd = qc + T, *PQ = qd + T;
-    (void)th;
     for (int b = 0; b < nb; b++)
         for (int o = 0; o < O; o++) {
             const float *dy = dout + ((size_t)(i0 + b) * O + o) * plane;
@@ -442,12 +441,11 @@ static inline void valid_range(int ow, int s, int p, int kj, int W, int *lo, int
 static void im2col(float *restrict col, const float *restrict src, const gd_conv2d_dims *d,
                    int oh, int ow, size_t ld) {
     const int k = d->k, s = d->stride, p = d->pad, H = d->h, W = d->w;
-    const size_t ohw = ld;
     for (int c = 0; c < d->ic; c++) {
         const float *plane = src + (size_t)c * H * W;
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
-                float *dst = col + ((size_t)(c * k + ki) * k + kj) * ohw;
+                float *dst = col + ((size_t)(c * k + ki) * k + kj) * ld;
                 int lo, hi;
                 valid_range(ow, s, p, kj, W, &lo, &hi);
                 const int off = kj - p; /* input column of ox is ox*s + off */
@@ -553,6 +551,7 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
     const size_t slot = slot_floats(d), in_img = (size_t)d->ic * d->h * d->w;
     const size_t wn = (size_t)OC * K;
     const int G = conv_groups(d), wino = use_winograd(d), bw = dw_batch(ohw);
+    const wino_dims wd = wino_dims_of(d);
     float *slots = scratch + wino_u_floats(d);
     float *part = slots + (size_t)conv_slots(d) * slot;
     if (db) {
@@ -569,9 +568,8 @@ void gd_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
     if (!dw && !dinp) return;
     /* the weight gradient by Winograd too where images have 49 tiles or more (smaller ones
      * give GEMMs too short to gain) */
-    if (wino && dw && wino_dims_of(d).T >= 49) {
+    if (wino && dw && wd.T >= 49) {
         /* dU = sum over tiles of dM V^T per group of images, dw = G^T dU G */
-        wino_dims wd = wino_dims_of(d);
         const int I = d->ic;
         #pragma omp parallel num_threads(conv_threads(d))
         {

@@ -6,6 +6,7 @@
 #include "fuzz_shapes.h"
 
 #include "gmmdiff/train.h"
+#include "../tiny_unet.h"
 
 static int fd = -1;
 static char run_dir[4096];
@@ -32,13 +33,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     c.cond = GD_COND_FEATURE;
     c.cond_components = 2;
     gd_unet_config u;
-    gd_train_default_unet(&u, &data, c.cond);
-    u.n_blocks = 1;
-    u.block_out_channels[0] = 2;
-    u.down_attn[0] = u.up_attn[0] = 0;
-    u.add_attention = 0;
-    u.norm_num_groups = 2;
-    u.attention_head_dim = 0;
+    tiny_unet(&u, &data, c.cond);
     FUZZ_OK(gd_trainer_new(&trainer, &c, &u, &data, &err), err);
     atexit(fuzz_state_free);
     float loss, gn;
