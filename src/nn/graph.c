@@ -141,15 +141,15 @@ static int last_grad_reader(const gd_graph *g, int i) {
     return last;
 }
 
-typedef struct grad_slot {
+typedef struct life_slot {
     int id;
     size_t off, size;
     int lo, hi; /* live over this closed range of a timeline */
     int saved;  /* a data slot holding the op's saved buffer rather than its output */
-} grad_slot;
+} life_slot;
 
 static int by_size_desc(const void *a, const void *b) {
-    const grad_slot *x = a, *y = b;
+    const life_slot *x = a, *y = b;
     if (x->size != y->size) return x->size < y->size ? 1 : -1;
     return x->id - y->id;
 }
@@ -159,7 +159,7 @@ static int by_size_desc(const void *a, const void *b) {
  * gradients (the gradient of op output i lives from the backward of its last reader down to
  * its own backward: [i, last_grad_reader(i)] in op indices) and for the activations and saved
  * buffers (data_lifetimes). */
-static size_t place_grads(gd_graph *g, grad_slot *s, int ns) {
+static size_t place_by_lifetime(gd_graph *g, life_slot *s, int ns) {
     qsort(s, (size_t)ns, sizeof *s, by_size_desc);
     size_t total = 0;
     for (int a = 0; a < ns; a++) {
@@ -186,7 +186,7 @@ static size_t place_grads(gd_graph *g, grad_slot *s, int ns) {
  * that reads it, or to the last backward that reads it (ops whose backward reads their inputs);
  * a saved buffer from its op's forward to its op's backward. Inputs, and outputs that no op
  * reads (what callers read after a forward), live throughout. In inference no backward runs. */
-static int data_lifetimes(const gd_graph *g, grad_slot *s) {
+static int data_lifetimes(const gd_graph *g, life_slot *s) {
     const int n = g->n, forever = 2 * n + 1;
     int ns = 0;
     for (int i = 0; i < n; i++) {
@@ -207,10 +207,10 @@ static int data_lifetimes(const gd_graph *g, grad_slot *s) {
                 }
             }
         }
-        s[ns++] = (grad_slot){i, 0, t->numel, t->kind == GD_KIND_OP ? i : 0,
+        s[ns++] = (life_slot){i, 0, t->numel, t->kind == GD_KIND_OP ? i : 0,
                               hi < 0 ? forever : hi, 0};
         if (t->saved_n)
-            s[ns++] = (grad_slot){i, 0, t->saved_n, i,
+            s[ns++] = (life_slot){i, 0, t->saved_n, i,
                                   !g->inference && t->requires_grad ? 2 * n - 1 - i : i, 1};
     }
     return ns;
@@ -228,8 +228,8 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
     if (bs) return bs;
     size_t np = 0, ns = 0, nin = 0;
     int nparam = 0, nslots = 0;
-    grad_slot *slots = malloc(sizeof *slots * (size_t)(g->n ? g->n : 1));
-    grad_slot *dslots = malloc(sizeof *dslots * (size_t)(2 * g->n + 1));
+    life_slot *slots = malloc(sizeof *slots * (size_t)(g->n ? g->n : 1));
+    life_slot *dslots = malloc(sizeof *dslots * (size_t)(2 * g->n + 1));
     if (!slots || !dslots) {
         free(slots);
         free(dslots);
@@ -243,13 +243,13 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
         } else if (!g->inference) {
             if (t->requires_grad && t->kind == GD_KIND_INPUT) nin += t->numel;
             if (t->requires_grad && t->kind == GD_KIND_OP)
-                slots[nslots++] = (grad_slot){i, 0, t->numel, i, last_grad_reader(g, i), 0};
+                slots[nslots++] = (life_slot){i, 0, t->numel, i, last_grad_reader(g, i), 0};
         }
         if (t->scratch_n > ns) ns = t->scratch_n;
     }
-    size_t ng = place_grads(g, slots, nslots);
+    size_t ng = place_by_lifetime(g, slots, nslots);
     int nd = data_lifetimes(g, dslots);
-    size_t na = place_grads(g, dslots, nd);
+    size_t na = place_by_lifetime(g, dslots, nd);
     g->params = gd_calloc(sizeof(float) * (np ? np : 1));
     g->param_grads = gd_calloc(sizeof(float) * (np ? np : 1));
     g->arena = gd_calloc(sizeof(float) * (na ? na : 1));
