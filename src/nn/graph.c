@@ -159,7 +159,7 @@ static int by_size_desc(const void *a, const void *b) {
  * gradients (the gradient of op output i lives from the backward of its last reader down to
  * its own backward: [i, last_grad_reader(i)] in op indices) and for the activations and saved
  * buffers (data_lifetimes). */
-static size_t place_by_lifetime(gd_graph *g, life_slot *s, int ns) {
+static size_t place_by_lifetime(life_slot *s, int ns) {
     qsort(s, (size_t)ns, sizeof *s, by_size_desc);
     size_t total = 0;
     for (int a = 0; a < ns; a++) {
@@ -177,7 +177,6 @@ static size_t place_by_lifetime(gd_graph *g, life_slot *s, int ns) {
         s[a].off = off;
         if (off + s[a].size > total) total = off + s[a].size;
     }
-    (void)g;
     return total;
 }
 
@@ -247,9 +246,9 @@ gd_status gd_graph_plan(gd_graph *g, gd_error *err) {
         }
         if (t->scratch_n > ns) ns = t->scratch_n;
     }
-    size_t ng = place_by_lifetime(g, slots, nslots);
+    size_t ng = place_by_lifetime(slots, nslots);
     int nd = data_lifetimes(g, dslots);
-    size_t na = place_by_lifetime(g, dslots, nd);
+    size_t na = place_by_lifetime(dslots, nd);
     g->params = gd_calloc(sizeof(float) * (np ? np : 1));
     g->param_grads = gd_calloc(sizeof(float) * (np ? np : 1));
     g->arena = gd_calloc(sizeof(float) * (na ? na : 1));
